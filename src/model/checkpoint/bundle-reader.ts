@@ -1,0 +1,255 @@
+/**
+ * Reads a TensorFlow V2 checkpoint (tensor bundle): the `.index` table is parsed whole (it is
+ * small), tensor bytes are read from the `.data-NNNNN-of-NNNNN` shards by offset on demand, and
+ * every read is checked against the tensor's stored CRC32C.
+ */
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { maskedCrc32c } from './crc32c.js';
+import {
+  decodeBundleEntry, decodeBundleHeader, dtypeElementSize, dtypeName, DT_FLOAT, type BundleEntry, type BundleHeader,
+  TENSOR_BUNDLE_VERSION, tfDtypeName,
+} from './bundle-proto.js';
+import { CheckpointError } from './errors.js';
+import { readTable } from './leveldb-table.js';
+import { checkpointPrefix, dataShardFileName, indexFileName } from './paths.js';
+
+export interface CheckpointTensorInfo {
+  name: string;
+  /** Short dtype name: 'float32', 'int64', 'string', ... */
+  dtype: string;
+  /** TensorFlow DataType enum value (DT_FLOAT = 1, ...). */
+  tfDtype: number;
+  /** Dimension sizes; [] for a scalar, -1 for a dimension the checkpoint leaves unknown. */
+  shape: number[];
+  shardId: number;
+  offset: number;
+  byteSize: number;
+  /** Masked CRC32C of the stored bytes. */
+  crc32c: number;
+  /** A partitioned variable: its pieces are stored under other keys and it cannot be read whole. */
+  partitioned: boolean;
+}
+
+export interface SkippedTensor {
+  name: string;
+  reason: string;
+}
+
+export function elementCount(shape: readonly number[]): number {
+  return shape.reduce((count, size) => count * size, 1);
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+interface OpenShard {
+  fd: number;
+  size: number;
+}
+
+export class CheckpointReader {
+  readonly indexPath: string;
+  readonly header: BundleHeader;
+  /** Every tensor, sorted by name as stored (bytewise). */
+  readonly tensors: CheckpointTensorInfo[];
+  /** The data shard files the header calls for, in shard order. */
+  readonly dataFiles: string[];
+  /** Those of `dataFiles` that do not exist. */
+  readonly missingDataFiles: string[];
+  private readonly byName: Map<string, CheckpointTensorInfo>;
+  private readonly shards = new Map<number, OpenShard>();
+  private closed = false;
+
+  private constructor(readonly prefix: string, indexPath: string, header: BundleHeader, tensors: CheckpointTensorInfo[]) {
+    this.indexPath = indexPath;
+    this.header = header;
+    this.tensors = tensors;
+    this.byName = new Map(tensors.map((tensor) => [tensor.name, tensor]));
+    this.dataFiles = Array.from({ length: header.numShards }, (_, shard) => dataShardFileName(prefix, shard, header.numShards));
+    this.missingDataFiles = this.dataFiles.filter((file) => !existsSync(file));
+  }
+
+  /** Opens `dir/name.ckpt` (or `dir/name.ckpt.index`); throws CheckpointError naming the file and what is wrong. */
+  static open(path: string): CheckpointReader {
+    const prefix = checkpointPrefix(path);
+    const indexPath = indexFileName(prefix);
+    let file: Uint8Array;
+    try {
+      if (statSync(indexPath).isDirectory()) throw new Error('it is a directory');
+      file = readFileSync(indexPath);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      const reason = code === 'ENOENT' ? `no such file (give the checkpoint prefix, e.g. dir/bert_model.ckpt for dir/bert_model.ckpt.index)` : describe(error);
+      throw new CheckpointError(`${indexPath}: ${reason}`);
+    }
+    const decoder = new TextDecoder();
+    let header: BundleHeader | undefined;
+    const tensors: CheckpointTensorInfo[] = [];
+    try {
+      const entries = readTable(file);
+      if (entries.length === 0 || entries[0].key.length !== 0) throw new Error('it has no bundle header (the entry with the empty key)');
+      header = decodeBundleHeader(entries[0].value);
+      checkHeader(header);
+      for (const { key, value } of entries.slice(1)) {
+        const name = decoder.decode(key);
+        let entry: BundleEntry;
+        try {
+          entry = decodeBundleEntry(value);
+        } catch (error) {
+          throw new Error(`the entry for '${name}' is not a valid BundleEntryProto: ${describe(error)}`);
+        }
+        if (entry.shardId >= header.numShards) {
+          throw new Error(`'${name}' is in shard ${entry.shardId}, but the header says there are ${header.numShards} shards`);
+        }
+        if (entry.offset < 0 || entry.size < 0) throw new Error(`'${name}' has a negative offset or size`);
+        tensors.push({
+          name, dtype: dtypeName(entry.dtype), tfDtype: entry.dtype, shape: entry.shape, shardId: entry.shardId,
+          offset: entry.offset, byteSize: entry.size, crc32c: entry.crc32c, partitioned: entry.slices.length > 0,
+        });
+      }
+    } catch (error) {
+      throw new CheckpointError(`${indexPath}: ${describe(error)}`);
+    }
+    return new CheckpointReader(prefix, indexPath, header, tensors);
+  }
+
+  /** True when every data shard exists; with only the `.index`, tensors can be listed but not read. */
+  get hasData(): boolean {
+    return this.missingDataFiles.length === 0;
+  }
+
+  get(name: string): CheckpointTensorInfo | undefined {
+    return this.byName.get(name);
+  }
+
+  /** The tensor's bytes exactly as stored, after checking its CRC32C. */
+  readBytes(name: string): Uint8Array {
+    const tensor = this.require(name);
+    const elementSize = dtypeElementSize(tensor.tfDtype);
+    const knownShape = !tensor.shape.some((size) => size < 0);
+    if (elementSize !== null && knownShape && elementCount(tensor.shape) * elementSize !== tensor.byteSize) {
+      throw new CheckpointError(
+        `${this.indexPath}: '${name}' is ${tensor.dtype} of shape [${tensor.shape.join(', ')}], which is ${elementCount(tensor.shape) * elementSize} bytes, but its entry says ${tensor.byteSize}`,
+      );
+    }
+    const bytes = this.readStored(tensor);
+    this.checkCrc(tensor, bytes);
+    return bytes;
+  }
+
+  /** Checks a tensor's stored bytes against its CRC32C, whatever its dtype. */
+  verify(name: string): void {
+    this.readBytes(name);
+  }
+
+  /** A float32 tensor's values (row-major), CRC-checked; throws for any other dtype. */
+  readFloat32(name: string): Float32Array {
+    const tensor = this.require(name);
+    if (tensor.tfDtype !== DT_FLOAT) {
+      throw new CheckpointError(`${this.indexPath}: '${name}' is ${tensor.dtype} (${tfDtypeName(tensor.tfDtype)}), not float32`);
+    }
+    if (tensor.shape.some((size) => size < 0)) {
+      throw new CheckpointError(`${this.indexPath}: '${name}' has an unknown dimension in shape [${tensor.shape.join(', ')}]`);
+    }
+    const bytes = this.readBytes(name);
+    return new Float32Array(bytes.buffer, bytes.byteOffset, elementCount(tensor.shape));
+  }
+
+  /**
+   * Every float32 tensor accepted by `include` (all by default), CRC-checked; tensors of other
+   * dtypes and partitioned variables are left out and listed in `skipped` with the reason.
+   */
+  loadFloat32(include: (tensor: CheckpointTensorInfo) => boolean = () => true): { tensors: Map<string, Float32Array>; skipped: SkippedTensor[] } {
+    const tensors = new Map<string, Float32Array>();
+    const skipped: SkippedTensor[] = [];
+    for (const tensor of this.tensors) {
+      if (!include(tensor)) continue;
+      const reason = this.float32SkipReason(tensor);
+      if (reason) skipped.push({ name: tensor.name, reason });
+      else tensors.set(tensor.name, this.readFloat32(tensor.name));
+    }
+    return { tensors, skipped };
+  }
+
+  close(): void {
+    for (const shard of this.shards.values()) closeSync(shard.fd);
+    this.shards.clear();
+    this.closed = true;
+  }
+
+  private float32SkipReason(tensor: CheckpointTensorInfo): string | null {
+    if (tensor.partitioned) return `'${tensor.name}' is a partitioned variable, which is not supported`;
+    if (tensor.tfDtype !== DT_FLOAT) return `'${tensor.name}' is ${tensor.dtype} (${tfDtypeName(tensor.tfDtype)}); only float32 tensors are loaded`;
+    return null;
+  }
+
+  private require(name: string): CheckpointTensorInfo {
+    const tensor = this.byName.get(name);
+    if (!tensor) throw new CheckpointError(`${this.indexPath}: no tensor named '${name}'`);
+    if (tensor.partitioned) throw new CheckpointError(`${this.indexPath}: '${name}' is a partitioned variable, which is not supported`);
+    return tensor;
+  }
+
+  private shard(shardId: number): { file: string; shard: OpenShard } {
+    const file = this.dataFiles[shardId];
+    if (this.closed) throw new CheckpointError(`${this.indexPath}: the reader is closed`);
+    let shard = this.shards.get(shardId);
+    if (!shard) {
+      let fd: number;
+      try {
+        fd = openSync(file, 'r');
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        throw new CheckpointError(`${file}: ${code === 'ENOENT' ? 'data shard is missing' : describe(error)} (needed by ${this.indexPath})`);
+      }
+      shard = { fd, size: fstatSync(fd).size };
+      this.shards.set(shardId, shard);
+    }
+    return { file, shard };
+  }
+
+  private readStored(tensor: CheckpointTensorInfo): Uint8Array {
+    const { file, shard } = this.shard(tensor.shardId);
+    if (tensor.offset + tensor.byteSize > shard.size) {
+      throw new CheckpointError(
+        `${file}: '${tensor.name}' occupies bytes ${tensor.offset}..${tensor.offset + tensor.byteSize} but the file has only ${shard.size} bytes; it is truncated`,
+      );
+    }
+    const bytes = new Uint8Array(tensor.byteSize);
+    let done = 0;
+    while (done < bytes.length) {
+      const read = readSync(shard.fd, bytes, done, bytes.length - done, tensor.offset + done);
+      if (read === 0) throw new CheckpointError(`${file}: unexpected end of file while reading '${tensor.name}'`);
+      done += read;
+    }
+    return bytes;
+  }
+
+  private checkCrc(tensor: CheckpointTensorInfo, bytes: Uint8Array): void {
+    const actual = maskedCrc32c(bytes);
+    if (actual !== tensor.crc32c) {
+      const file = this.dataFiles[tensor.shardId];
+      throw new CheckpointError(
+        `${file}: '${tensor.name}' fails its checksum (bytes ${tensor.offset}..${tensor.offset + tensor.byteSize}: stored CRC32C ${hex(tensor.crc32c)}, computed ${hex(actual)}); the data is corrupt`,
+      );
+    }
+  }
+}
+
+function hex(value: number): string {
+  return `0x${value.toString(16).padStart(8, '0')}`;
+}
+
+function checkHeader(header: BundleHeader): void {
+  if (header.numShards < 1) throw new Error(`the bundle header declares ${header.numShards} data shards`);
+  if (header.endianness !== 0) {
+    throw new Error('the bundle is big-endian; only little-endian checkpoints are supported (as in TensorFlow on little-endian hosts)');
+  }
+  const { minConsumer, badConsumers } = header.version;
+  if (minConsumer > TENSOR_BUNDLE_VERSION || badConsumers.includes(TENSOR_BUNDLE_VERSION)) {
+    throw new Error(
+      `the bundle needs a reader of format version >= ${minConsumer}${badConsumers.length ? ` other than ${badConsumers.join(', ')}` : ''}; this reader is version ${TENSOR_BUNDLE_VERSION}`,
+    );
+  }
+}
