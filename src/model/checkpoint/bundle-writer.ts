@@ -56,9 +56,7 @@ export class BundleWriter {
     if (this.done) throw new CheckpointError(`${this.prefix}: the checkpoint writer is already finished`);
     if (name === '') throw new CheckpointError(`${this.prefix}: a tensor name must not be empty (the empty key holds the bundle header)`);
     if (this.entries.has(name)) throw new CheckpointError(`${this.prefix}: tensor '${name}' is added twice`);
-    if (shape.some((size) => !Number.isSafeInteger(size) || size < 0)) {
-      throw new CheckpointError(`${this.prefix}: tensor '${name}' has an invalid shape [${shape.join(', ')}]`);
-    }
+    this.checkShape(name, shape);
     if (!Number.isInteger(shardId) || shardId < 0 || shardId >= this.numShards) {
       throw new CheckpointError(`${this.prefix}: tensor '${name}' is assigned to shard ${shardId} of ${this.numShards}`);
     }
@@ -71,6 +69,7 @@ export class BundleWriter {
   }
 
   addFloat32(name: string, shape: readonly number[], data: Float32Array, shardId = 0): void {
+    this.checkShape(name, shape);
     if (data.length !== elementCount(shape)) {
       throw new CheckpointError(`${this.prefix}: tensor '${name}' has shape [${shape.join(', ')}] (${elementCount(shape)} values) but ${data.length} values`);
     }
@@ -121,6 +120,12 @@ export class BundleWriter {
       rmSync(shard.temporaryPath, { force: true });
     }
     this.done = true;
+  }
+
+  private checkShape(name: string, shape: readonly number[]): void {
+    if (shape.some((size) => !Number.isSafeInteger(size) || size < 0)) {
+      throw new CheckpointError(`${this.prefix}: tensor '${name}' has an invalid shape [${shape.join(', ')}]`);
+    }
   }
 
   private openShard(shardId: number): PendingShard {
