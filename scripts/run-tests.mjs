@@ -39,8 +39,8 @@ for (const file of files) {
   skipped += fileSkipped;
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   console.log(`${fileFailed ? 'FAIL' : 'ok  '} ${name}  (${filePassed} passed, ${fileFailed} failed, ${fileSkipped} skipped, ${seconds}s)`);
-  const notes = output.split('\n').filter((line) => /^(skipped|worst|info):/i.test(line.trim()));
-  for (const line of notes) console.log(`       ${line.trim()}`);
+  const notes = output.split('\n').map((line) => /\b(?:skipped|worst|info): \D.*$/.exec(line)?.[0]).filter(Boolean);
+  for (const line of notes) console.log(`       ${line}`);
   if (fileFailed) {
     failedFiles.push(name);
     console.log(output.split('\n').map((line) => `     | ${line}`).join('\n'));

@@ -1,0 +1,56 @@
+import { create, globals } from 'webgpu';
+
+export type AdapterPreference = 'auto' | 'hardware' | 'software';
+
+export interface AdapterChoice {
+  adapter: GPUAdapter;
+  kind: 'hardware' | 'software';
+  description: string;
+}
+
+let gpuEntry: GPU | null = null;
+
+function navigatorGpu(): GPU {
+  if (gpuEntry === null) {
+    Object.assign(globalThis, globals);
+    gpuEntry = create([]);
+  }
+  return gpuEntry;
+}
+
+/** SIMBERT_ADAPTER=software|hardware forces a choice; anything else means hardware first. */
+export function adapterPreferenceFromEnv(env: NodeJS.ProcessEnv = process.env): AdapterPreference {
+  const value = env.SIMBERT_ADAPTER;
+  if (value === undefined || value === '' || value === 'auto') return 'auto';
+  if (value === 'software' || value === 'hardware') return value;
+  throw new Error(`SIMBERT_ADAPTER must be 'software', 'hardware' or 'auto', got '${value}'`);
+}
+
+function describe(adapter: GPUAdapter): string {
+  const info = adapter.info;
+  const parts = [info.vendor, info.architecture, info.device, info.description].filter((part) => part);
+  return parts.join(' / ');
+}
+
+/** Prefers a hardware adapter, falls back to the software one (lavapipe), or honours a forced choice. */
+export async function chooseAdapter(preference: AdapterPreference): Promise<AdapterChoice> {
+  const gpu = navigatorGpu();
+  if (preference !== 'software') {
+    const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+    if (adapter && !adapter.info.isFallbackAdapter) {
+      return { adapter, kind: 'hardware', description: describe(adapter) };
+    }
+    if (preference === 'hardware') {
+      throw new Error(
+        adapter
+          ? `no hardware WebGPU adapter: the only one is the software adapter ${describe(adapter)} (unset SIMBERT_ADAPTER to use it)`
+          : 'no hardware WebGPU adapter found (unset SIMBERT_ADAPTER to allow the software one)',
+      );
+    }
+  }
+  const fallback = await gpu.requestAdapter({ forceFallbackAdapter: true });
+  if (!fallback) {
+    throw new Error('no WebGPU adapter found: run `bash scripts/setup.sh` to install the software Vulkan driver (Mesa lavapipe)');
+  }
+  return { adapter: fallback, kind: 'software', description: describe(fallback) };
+}

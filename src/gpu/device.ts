@@ -1,0 +1,352 @@
+import { chooseAdapter, type AdapterPreference } from './adapter.js';
+import { reflectKernel, type BindingInfo, type KernelSource } from './kernel.js';
+import { BufferPool, type PooledBuffer } from './pool.js';
+import { quietWait } from './quiet-wait.js';
+
+export const DEFAULT_MEMORY_LIMIT = 4 * 1024 ** 3;
+
+export interface GpuOptions {
+  adapter?: AdapterPreference;
+  memoryLimit?: number;
+}
+
+/** A compiled compute pipeline with the binding layout reflected from its WGSL. */
+export interface Kernel {
+  readonly name: string;
+  readonly pipeline: GPUComputePipeline;
+  readonly layout: GPUBindGroupLayout;
+  readonly bindings: BindingInfo[];
+  readonly workgroupSize: [number, number, number];
+}
+
+export type UniformValues = Record<string, number>;
+export type BindingValue = PooledBuffer | UniformValues;
+
+export interface GpuCounters {
+  dispatches: number;
+  submissions: number;
+}
+
+const UNIFORM_ALIGNMENT = 256;
+const UNIFORM_CHUNK_BYTES = 64 * 1024;
+
+function isPooledBuffer(value: BindingValue): value is PooledBuffer {
+  return typeof (value as PooledBuffer).buffer === 'object' && typeof (value as PooledBuffer).capacity === 'number';
+}
+
+/**
+ * The WebGPU device and everything that records work on it: the buffer pool, the pipeline
+ * cache, and one open command encoder into which dispatches are recorded until `submit`.
+ */
+export class Gpu {
+  readonly pool: BufferPool;
+  readonly counters: GpuCounters = { dispatches: 0, submissions: 0 };
+  private readonly pipelines = new Map<string, Kernel>();
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private readonly uniformChunks: GPUBuffer[] = [];
+  private uniformBytes = new Uint8Array(UNIFORM_CHUNK_BYTES);
+  private uniformCursor = 0;
+  private readonly stagingBuffers: GPUBuffer[] = [];
+  private deviceError: string | null = null;
+
+  private constructor(
+    readonly device: GPUDevice,
+    readonly adapterKind: 'hardware' | 'software',
+    readonly adapterDescription: string,
+    readonly hasSubgroups: boolean,
+    memoryLimit: number,
+  ) {
+    this.pool = new BufferPool(device, memoryLimit, () => this.submit());
+    device.addEventListener('uncapturederror', (event) => {
+      const message = (event as GPUUncapturedErrorEvent).error.message;
+      this.deviceError ??= message;
+    });
+    void device.lost.then((info) => {
+      if (info.reason !== 'destroyed') this.deviceError ??= `GPU device lost: ${info.message}`;
+    });
+  }
+
+  static async create(options: GpuOptions = {}): Promise<Gpu> {
+    const choice = await chooseAdapter(options.adapter ?? 'auto');
+    const adapter = choice.adapter;
+    const hasSubgroups = adapter.features.has('subgroups');
+    const limits = adapter.limits;
+    const device = await adapter.requestDevice({
+      requiredFeatures: hasSubgroups ? (['subgroups'] as GPUFeatureName[]) : [],
+      requiredLimits: {
+        maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
+        maxBufferSize: limits.maxBufferSize,
+        maxStorageBuffersPerShaderStage: limits.maxStorageBuffersPerShaderStage,
+        maxComputeWorkgroupStorageSize: limits.maxComputeWorkgroupStorageSize,
+        maxComputeInvocationsPerWorkgroup: limits.maxComputeInvocationsPerWorkgroup,
+        maxComputeWorkgroupSizeX: limits.maxComputeWorkgroupSizeX,
+        maxComputeWorkgroupSizeY: limits.maxComputeWorkgroupSizeY,
+      },
+    });
+    return new Gpu(device, choice.kind, choice.description, hasSubgroups, options.memoryLimit ?? DEFAULT_MEMORY_LIMIT);
+  }
+
+  get maxBindingBytes(): number {
+    return this.device.limits.maxStorageBufferBindingSize;
+  }
+
+  /** Compiles (once) and returns the pipeline for a WGSL entry point and its constants. */
+  kernel(source: KernelSource): Kernel {
+    const key = `${source.entryPoint ?? ''}\u0000${JSON.stringify(source.constants ?? {})}\u0000${source.wgsl}`;
+    const cached = this.pipelines.get(key);
+    if (cached) return cached;
+    const reflected = reflectKernel(source);
+    const layout = this.device.createBindGroupLayout({
+      label: source.name,
+      entries: reflected.bindings.map((binding) => ({
+        binding: binding.binding,
+        visibility: GPUShaderStage.COMPUTE,
+        buffer: { type: binding.kind },
+      })),
+    });
+    const module = this.device.createShaderModule({ code: source.wgsl, label: source.name });
+    const pipeline = this.device.createComputePipeline({
+      label: source.name,
+      layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+      compute: { module, entryPoint: reflected.entryPoint, constants: source.constants },
+    });
+    const kernel: Kernel = { name: source.name, pipeline, layout, bindings: reflected.bindings, workgroupSize: reflected.workgroupSize };
+    this.pipelines.set(key, kernel);
+    return kernel;
+  }
+
+  /**
+   * Records one dispatch. `bindings` names every binding of the kernel's WGSL: buffers for
+   * storage bindings, an object with every member for a uniform struct. A missing, extra or
+   * mistyped binding throws here, before anything reaches the GPU.
+   */
+  dispatch(kernel: Kernel, bindings: Record<string, BindingValue>, workgroups: [number, number?, number?]): void {
+    const [x, y = 1, z = 1] = workgroups;
+    const maxWorkgroups = this.device.limits.maxComputeWorkgroupsPerDimension;
+    if (x < 1 || y < 1 || z < 1) return; // empty problem: nothing to do
+    if (x > maxWorkgroups || y > maxWorkgroups || z > maxWorkgroups) {
+      throw new Error(`kernel ${kernel.name}: dispatch (${x}, ${y}, ${z}) exceeds ${maxWorkgroups} workgroups per dimension`);
+    }
+    const entries = this.bindEntries(kernel, bindings);
+    const bindGroup = this.device.createBindGroup({ layout: kernel.layout, entries, label: kernel.name });
+    const pass = this.computePass();
+    pass.setPipeline(kernel.pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(x, y, z);
+    this.counters.dispatches++;
+  }
+
+  /** Lends a storage buffer from the pool (contents undefined). */
+  allocate(byteLength: number, label: string): PooledBuffer {
+    return this.pool.acquire(byteLength, label);
+  }
+
+  release(buffer: PooledBuffer): void {
+    this.pool.release(buffer);
+  }
+
+  /** A pool buffer holding `data`. */
+  upload(data: Float32Array | Int32Array | Uint32Array, label: string): PooledBuffer {
+    const buffer = this.allocate(data.byteLength, label);
+    this.write(buffer, data);
+    return buffer;
+  }
+
+  write(target: PooledBuffer, data: Float32Array | Int32Array | Uint32Array, byteOffset = 0): void {
+    if (byteOffset + data.byteLength > target.byteLength) {
+      throw new Error(`write of ${data.byteLength} bytes at ${byteOffset} overflows '${target.label}' (${target.byteLength} bytes)`);
+    }
+    if (data.byteLength === 0) return;
+    this.device.queue.writeBuffer(target.buffer, byteOffset, data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  /** Records a clear to zero of the first `byteLength` bytes (default: all of it). */
+  clear(target: PooledBuffer, byteLength = target.byteLength): void {
+    const size = Math.ceil(byteLength / 4) * 4;
+    if (size === 0) return;
+    this.endPass();
+    this.commandEncoder().clearBuffer(target.buffer, 0, size);
+  }
+
+  /** Records a copy between pool buffers. */
+  copy(source: PooledBuffer, target: PooledBuffer, byteLength: number, sourceOffset = 0, targetOffset = 0): void {
+    if (byteLength === 0) return;
+    this.endPass();
+    this.commandEncoder().copyBufferToBuffer(source.buffer, sourceOffset, target.buffer, targetOffset, byteLength);
+  }
+
+  /** Submits everything recorded so far as one command buffer. */
+  submit(): void {
+    this.throwDeviceError();
+    if (this.encoder === null) {
+      this.pool.onSubmit();
+      return;
+    }
+    this.endPass();
+    this.flushUniforms();
+    const commands = this.encoder.finish();
+    this.encoder = null;
+    this.device.queue.submit([commands]);
+    this.counters.submissions++;
+    this.pool.onSubmit();
+  }
+
+  /** Submits and waits until the GPU has finished all submitted work. */
+  async sync(): Promise<void> {
+    this.submit();
+    await quietWait(this.device.queue.onSubmittedWorkDone());
+    this.throwDeviceError();
+  }
+
+  /** Copies `byteLength` bytes of a buffer back to the host once the recorded work has run. */
+  async read(source: PooledBuffer, byteLength = source.byteLength, byteOffset = 0): Promise<ArrayBuffer> {
+    if (source.released) throw new Error(`read of released buffer '${source.label}'`);
+    const size = Math.ceil(byteLength / 4) * 4;
+    if (size === 0) return new ArrayBuffer(0);
+    const staging = this.takeStaging(size);
+    this.endPass();
+    this.commandEncoder().copyBufferToBuffer(source.buffer, byteOffset, staging, 0, size);
+    this.submit();
+    try {
+      await quietWait(staging.mapAsync(GPUMapMode.READ, 0, size));
+      const copy = staging.getMappedRange(0, size).slice(0, byteLength);
+      staging.unmap();
+      return copy;
+    } finally {
+      this.stagingBuffers.push(staging);
+      this.throwDeviceError();
+    }
+  }
+
+  destroy(): void {
+    this.pool.trim();
+    for (const staging of this.stagingBuffers) staging.destroy();
+    for (const chunk of this.uniformChunks) chunk.destroy();
+    this.device.destroy();
+  }
+
+  private takeStaging(size: number): GPUBuffer {
+    const index = this.stagingBuffers.findIndex((buffer) => buffer.size >= size);
+    if (index >= 0) return this.stagingBuffers.splice(index, 1)[0];
+    const capacity = Math.max(4096, 2 ** Math.ceil(Math.log2(size)));
+    return this.device.createBuffer({ size: capacity, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'readback' });
+  }
+
+  private bindEntries(kernel: Kernel, bindings: Record<string, BindingValue>): GPUBindGroupEntry[] {
+    const expected = new Set(kernel.bindings.map((b) => b.name));
+    for (const name of Object.keys(bindings)) {
+      if (!expected.has(name)) {
+        throw new Error(`kernel ${kernel.name}: no binding named '${name}' (bindings: ${[...expected].join(', ')})`);
+      }
+    }
+    const writable = new Map<number, string>();
+    const entries: GPUBindGroupEntry[] = [];
+    for (const binding of kernel.bindings) {
+      const value = bindings[binding.name];
+      if (value === undefined) throw new Error(`kernel ${kernel.name}: binding '${binding.name}' not given`);
+      if (binding.kind === 'uniform') {
+        if (isPooledBuffer(value)) throw new Error(`kernel ${kernel.name}: '${binding.name}' is a uniform struct, got a buffer`);
+        entries.push(this.uniformEntry(kernel, binding, value));
+        continue;
+      }
+      if (!isPooledBuffer(value)) throw new Error(`kernel ${kernel.name}: '${binding.name}' is a storage buffer, got ${JSON.stringify(value)}`);
+      if (value.released) throw new Error(`kernel ${kernel.name}: '${binding.name}' is bound to released buffer '${value.label}'`);
+      if (binding.kind === 'storage') writable.set(value.id, binding.name);
+      entries.push({ binding: binding.binding, resource: { buffer: value.buffer, size: Math.max(4, Math.ceil(value.byteLength / 4) * 4) } });
+    }
+    for (const binding of kernel.bindings) {
+      const value = bindings[binding.name];
+      if (binding.kind === 'read-only-storage' && isPooledBuffer(value) && writable.has(value.id)) {
+        throw new Error(`kernel ${kernel.name}: buffer '${value.label}' bound both to '${binding.name}' and to writable '${writable.get(value.id)}'`);
+      }
+    }
+    return entries;
+  }
+
+  private uniformEntry(kernel: Kernel, binding: BindingInfo, values: UniformValues): GPUBindGroupEntry {
+    const fields = binding.uniformFields ?? [];
+    const size = binding.uniformSize ?? 16;
+    const names = new Set(fields.map((f) => f.name));
+    for (const name of Object.keys(values)) {
+      if (!names.has(name)) throw new Error(`kernel ${kernel.name}: uniform '${binding.name}' has no member '${name}'`);
+    }
+    let chunkIndex = Math.floor(this.uniformCursor / UNIFORM_CHUNK_BYTES);
+    let chunkOffset = this.uniformCursor % UNIFORM_CHUNK_BYTES;
+    if (chunkOffset + size > UNIFORM_CHUNK_BYTES) {
+      chunkIndex++;
+      chunkOffset = 0;
+    }
+    const offset = chunkIndex * UNIFORM_CHUNK_BYTES + chunkOffset;
+    this.ensureUniformCapacity(offset + size);
+    const view = new DataView(this.uniformBytes.buffer, offset, size);
+    for (const field of fields) {
+      const value = values[field.name];
+      if (value === undefined || !Number.isFinite(value)) {
+        throw new Error(`kernel ${kernel.name}: uniform '${binding.name}.${field.name}' (${field.type}) not given or not finite`);
+      }
+      if (field.type === 'f32') view.setFloat32(field.offset, value, true);
+      else if (field.type === 'u32') {
+        if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) throw new Error(`kernel ${kernel.name}: '${field.name}' must be a u32, got ${value}`);
+        view.setUint32(field.offset, value, true);
+      } else {
+        if (!Number.isInteger(value) || value < -0x80000000 || value > 0x7fffffff) throw new Error(`kernel ${kernel.name}: '${field.name}' must be an i32, got ${value}`);
+        view.setInt32(field.offset, value, true);
+      }
+    }
+    this.uniformCursor = Math.ceil((offset + size) / UNIFORM_ALIGNMENT) * UNIFORM_ALIGNMENT;
+    return { binding: binding.binding, resource: { buffer: this.uniformChunks[chunkIndex], offset: chunkOffset, size } };
+  }
+
+  private ensureUniformCapacity(bytes: number): void {
+    while (this.uniformChunks.length * UNIFORM_CHUNK_BYTES < bytes) {
+      this.uniformChunks.push(
+        this.device.createBuffer({ size: UNIFORM_CHUNK_BYTES, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, label: 'uniforms' }),
+      );
+    }
+    if (this.uniformBytes.byteLength < this.uniformChunks.length * UNIFORM_CHUNK_BYTES) {
+      const grown = new Uint8Array(this.uniformChunks.length * UNIFORM_CHUNK_BYTES);
+      grown.set(this.uniformBytes);
+      this.uniformBytes = grown;
+    }
+  }
+
+  /**
+   * Uniform values of every dispatch recorded since the last submission are written in one go,
+   * just before the submission; the queue orders that write after earlier submissions.
+   */
+  private flushUniforms(): void {
+    if (this.uniformCursor === 0) return;
+    const used = Math.ceil(this.uniformCursor / UNIFORM_CHUNK_BYTES);
+    for (let i = 0; i < used; i++) {
+      const length = Math.min(UNIFORM_CHUNK_BYTES, this.uniformCursor - i * UNIFORM_CHUNK_BYTES);
+      this.device.queue.writeBuffer(this.uniformChunks[i], 0, this.uniformBytes.buffer, i * UNIFORM_CHUNK_BYTES, Math.ceil(length / 4) * 4);
+    }
+    this.uniformCursor = 0;
+  }
+
+  private commandEncoder(): GPUCommandEncoder {
+    this.encoder ??= this.device.createCommandEncoder();
+    return this.encoder;
+  }
+
+  private computePass(): GPUComputePassEncoder {
+    this.pass ??= this.commandEncoder().beginComputePass();
+    return this.pass;
+  }
+
+  private endPass(): void {
+    if (this.pass) {
+      this.pass.end();
+      this.pass = null;
+    }
+  }
+
+  private throwDeviceError(): void {
+    if (this.deviceError !== null) {
+      const message = this.deviceError;
+      this.deviceError = null;
+      throw new Error(`WebGPU error: ${message}`);
+    }
+  }
+}

@@ -1,0 +1,165 @@
+import { formatBytes } from './format.js';
+
+/**
+ * A GPU storage buffer lent by the pool. `byteLength` is what the borrower asked for; the
+ * underlying buffer may be larger (its size class).
+ */
+export interface PooledBuffer {
+  readonly id: number;
+  readonly buffer: GPUBuffer;
+  readonly byteLength: number;
+  readonly capacity: number;
+  readonly label: string;
+  released: boolean;
+}
+
+export interface PoolStats {
+  /** Bytes lent out and not yet released (size classes, as allocated). */
+  bytesInUse: number;
+  /** Bytes of GPU buffers the pool holds: in use, waiting for their submission, and free. */
+  bytesHeld: number;
+  peakBytesInUse: number;
+  peakBytesHeld: number;
+  liveBuffers: number;
+  allocations: number;
+  reuses: number;
+}
+
+export class MemoryLimitError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'MemoryLimitError';
+  }
+}
+
+/**
+ * Rounds a request up to its size class: multiples of 256 bytes up to 4 KiB, then eight classes
+ * per power of two, so a reused buffer wastes at most 12.5 %.
+ */
+export function sizeClass(bytes: number): number {
+  const atLeast = Math.max(bytes, 4);
+  if (atLeast <= 4096) return Math.ceil(atLeast / 256) * 256;
+  const step = 2 ** (Math.floor(Math.log2(atLeast)) - 3);
+  return Math.ceil(atLeast / step) * step;
+}
+
+/**
+ * Buffers with size-class free lists and a hard cap on the bytes held. A released buffer waits
+ * until the submission that used it has been sent (`onSubmit`) before it can be lent again, so a
+ * queue.writeBuffer into a recycled buffer can never overtake commands still to be submitted.
+ */
+export class BufferPool {
+  private readonly free = new Map<number, GPUBuffer[]>();
+  private pending: PooledBuffer[] = [];
+  private readonly live = new Map<number, PooledBuffer>();
+  private nextId = 1;
+  private stats: PoolStats = {
+    bytesInUse: 0, bytesHeld: 0, peakBytesInUse: 0, peakBytesHeld: 0, liveBuffers: 0, allocations: 0, reuses: 0,
+  };
+
+  /**
+   * @param requestSubmit called under memory pressure when released buffers wait for a
+   *   submission; it must submit the recorded work (which calls `onSubmit`).
+   */
+  constructor(
+    private readonly device: GPUDevice,
+    readonly capBytes: number,
+    private readonly requestSubmit: () => void,
+  ) {
+    if (!(capBytes > 0)) throw new Error(`memory limit must be positive, got ${capBytes}`);
+  }
+
+  acquire(byteLength: number, label: string): PooledBuffer {
+    if (!Number.isFinite(byteLength) || byteLength < 0) throw new Error(`invalid buffer size ${byteLength} for '${label}'`);
+    const capacity = sizeClass(byteLength);
+    let buffer = this.takeFree(capacity);
+    if (buffer) this.stats.reuses++;
+    else {
+      this.makeRoom(capacity, byteLength, label);
+      buffer = this.device.createBuffer({
+        size: capacity,
+        usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+        label,
+      });
+      this.stats.bytesHeld += capacity;
+      this.stats.allocations++;
+    }
+    const lent: PooledBuffer = { id: this.nextId++, buffer, byteLength, capacity, label, released: false };
+    this.live.set(lent.id, lent);
+    this.stats.bytesInUse += capacity;
+    this.stats.liveBuffers++;
+    this.stats.peakBytesInUse = Math.max(this.stats.peakBytesInUse, this.stats.bytesInUse);
+    this.stats.peakBytesHeld = Math.max(this.stats.peakBytesHeld, this.stats.bytesHeld);
+    return lent;
+  }
+
+  release(lent: PooledBuffer): void {
+    if (lent.released) throw new Error(`buffer '${lent.label}' released twice`);
+    lent.released = true;
+    this.live.delete(lent.id);
+    this.stats.bytesInUse -= lent.capacity;
+    this.stats.liveBuffers--;
+    this.pending.push(lent);
+  }
+
+  /** The recorded work that may have used the pending buffers has been submitted. */
+  onSubmit(): void {
+    for (const lent of this.pending) this.pushFree(lent.capacity, lent.buffer);
+    this.pending = [];
+  }
+
+  /** Destroys every free buffer (pending ones stay until their submission). */
+  trim(): void {
+    for (const [capacity, buffers] of this.free) {
+      for (const buffer of buffers) {
+        buffer.destroy();
+        this.stats.bytesHeld -= capacity;
+      }
+    }
+    this.free.clear();
+  }
+
+  snapshot(): PoolStats {
+    return { ...this.stats };
+  }
+
+  resetPeaks(): void {
+    this.stats.peakBytesInUse = this.stats.bytesInUse;
+    this.stats.peakBytesHeld = this.stats.bytesHeld;
+  }
+
+  /** The largest live allocations, for memory-limit messages and debugging. */
+  largestLive(count: number): PooledBuffer[] {
+    return [...this.live.values()].sort((a, b) => b.capacity - a.capacity).slice(0, count);
+  }
+
+  private takeFree(capacity: number): GPUBuffer | undefined {
+    const list = this.free.get(capacity);
+    return list && list.length > 0 ? list.pop() : undefined;
+  }
+
+  private pushFree(capacity: number, buffer: GPUBuffer): void {
+    const list = this.free.get(capacity);
+    if (list) list.push(buffer);
+    else this.free.set(capacity, [buffer]);
+  }
+
+  private makeRoom(capacity: number, byteLength: number, label: string): void {
+    if (this.stats.bytesHeld + capacity <= this.capBytes) return;
+    this.trim();
+    if (this.stats.bytesHeld + capacity <= this.capBytes) return;
+    if (this.pending.length > 0) {
+      this.requestSubmit();
+      this.trim();
+      if (this.stats.bytesHeld + capacity <= this.capBytes) return;
+    }
+    const largest = this.largestLive(5)
+      .map((lent) => `'${lent.label}' ${formatBytes(lent.capacity)}`)
+      .join(', ');
+    throw new MemoryLimitError(
+      `GPU memory limit exceeded: '${label}' needs ${formatBytes(byteLength)} (${formatBytes(capacity)} with its size class), ` +
+        `but ${formatBytes(this.stats.bytesInUse)} is in use of the ${formatBytes(this.capBytes)} cap. ` +
+        `Largest live allocations: ${largest || 'none'}. Raise --memory-limit or lower --batch-size / --maxlen.`,
+    );
+  }
+}

@@ -1,0 +1,39 @@
+/** Pieces shared by the WGSL of several kernels, and dispatch geometry helpers. */
+
+export const WORKGROUP_SIZE = 64;
+
+/** Workgroups for a 1-D problem of `n` invocations, spread over y when x would overflow. */
+export function grid1d(n: number, workgroupSize = WORKGROUP_SIZE): [number, number] {
+  const groups = Math.ceil(n / workgroupSize);
+  if (groups <= 65535) return [groups, 1];
+  const y = Math.ceil(groups / 65535);
+  return [Math.ceil(groups / y), y];
+}
+
+/** WGSL: the flat invocation index of a grid1d dispatch (needs `gid` and `nwg` builtins). */
+export const FLAT_INDEX = 'gid.x + gid.y * nwg.x * 64u';
+
+/**
+ * WGSL erf with fractional error below 1.2e-7 (the Chebyshev-fitted erfc of Numerical
+ * Recipes, section 6.2); BERT's GELU is x * (1 + erf(x / sqrt 2)) / 2.
+ */
+export const WGSL_GELU = /* wgsl */ `
+fn erf_approx(x: f32) -> f32 {
+  let z = abs(x);
+  let t = 1.0 / (1.0 + 0.5 * z);
+  let poly = -z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 +
+    t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))));
+  let erfc = t * exp(poly);
+  return select(erfc - 1.0, 1.0 - erfc, x >= 0.0);
+}
+
+fn gelu(x: f32) -> f32 {
+  return 0.5 * x * (1.0 + erf_approx(x * 0.70710678118654752));
+}
+
+fn gelu_grad(x: f32) -> f32 {
+  let cdf = 0.5 * (1.0 + erf_approx(x * 0.70710678118654752));
+  let pdf = 0.39894228040143268 * exp(-0.5 * x * x);
+  return cdf + x * pdf;
+}
+`;

@@ -1,0 +1,50 @@
+import type { Gpu } from '../gpu/device.js';
+import type { PooledBuffer } from '../gpu/pool.js';
+import { grid1d } from './common.js';
+
+const SUM_ALL = /* wgsl */ `
+struct Params { n: u32, alpha: f32 }
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var<uniform> params: Params;
+
+var<workgroup> partial: array<f32, 256>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(local_invocation_index) lid: u32) {
+  var total = 0.0;
+  for (var i = lid; i < params.n; i += 256u) { total += x[i]; }
+  partial[lid] = total;
+  workgroupBarrier();
+  for (var stride = 128u; stride > 0u; stride >>= 1u) {
+    if (lid < stride) { partial[lid] += partial[lid + stride]; }
+    workgroupBarrier();
+  }
+  if (lid == 0u) { out[0] = params.alpha * partial[0]; }
+}`;
+
+/** out[0] = alpha * sum(x): alpha = 1 for a sum, 1/n for a mean. One workgroup; meant for losses. */
+export function sumAll(gpu: Gpu, x: PooledBuffer, out: PooledBuffer, n: number, alpha = 1): void {
+  gpu.dispatch(gpu.kernel({ name: 'sumAll', wgsl: SUM_ALL }), { x, out, params: { n, alpha } }, [1]);
+}
+
+const SUM_ROWS = /* wgsl */ `
+struct Params { rows: u32, cols: u32, accumulate: u32 }
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var<uniform> params: Params;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let c = gid.x + gid.y * nwg.x * 64u;
+  if (c >= params.cols) { return; }
+  var total = 0.0;
+  for (var r = 0u; r < params.rows; r++) { total += x[r * params.cols + c]; }
+  if (params.accumulate != 0u) { total += out[c]; }
+  out[c] = total;
+}`;
+
+/** out[c] (+)= sum over r of x[r, c]: the gradient of a broadcast bias. */
+export function sumRows(gpu: Gpu, x: PooledBuffer, out: PooledBuffer, rows: number, cols: number, accumulate = false): void {
+  gpu.dispatch(gpu.kernel({ name: 'sumRows', wgsl: SUM_ROWS }), { x, out, params: { rows, cols, accumulate: accumulate ? 1 : 0 } }, grid1d(cols));
+}

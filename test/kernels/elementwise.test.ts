@@ -1,0 +1,76 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { add, gelu, mul, scale } from '../../src/autograd/ops/elementwise.js';
+import { Tensor } from '../../src/autograd/tensor.js';
+import { assertClose } from '../support/compare.js';
+import { checkGradients, checkGradientsAgainstReference, reportWorst } from '../support/check-op.js';
+import { testGpu } from '../support/engine.js';
+import { randomArray } from '../support/random.js';
+import * as ref from '../support/reference.js';
+
+const SHAPES = [[1, 1], [7, 13], [129, 65], [3, 5, 17]];
+
+test.before(async () => {
+  await testGpu();
+});
+
+async function run(f: () => Tensor): Promise<Float32Array> {
+  const out = f();
+  const values = await out.toArray();
+  out.release();
+  return values;
+}
+
+for (const shape of SHAPES) {
+  const size = shape.reduce((p, d) => p * d, 1);
+  const cols = shape[shape.length - 1];
+  const a = randomArray(size, 1);
+  const b = randomArray(size, 2);
+  const bias = randomArray(cols, 3);
+
+  test(`add, mul, scale at ${JSON.stringify(shape)} match the CPU`, async () => {
+    const ta = Tensor.fromArray(a, shape);
+    const tb = Tensor.fromArray(b, shape);
+    const tbias = Tensor.fromArray(bias, [cols]);
+    assertClose(await run(() => add(ta, tb)), a.map((v, i) => v + b[i]), 'add');
+    assertClose(await run(() => add(ta, tbias)), a.map((v, i) => v + bias[i % cols]), 'add with row broadcast');
+    assertClose(await run(() => mul(ta, tb)), a.map((v, i) => v * b[i]), 'mul');
+    assertClose(await run(() => mul(ta, tbias)), a.map((v, i) => v * bias[i % cols]), 'mul with row broadcast');
+    assertClose(await run(() => scale(ta, -2.5)), a.map((v) => v * -2.5), 'scale');
+    for (const t of [ta, tb, tbias]) t.release();
+  });
+
+  test(`gelu (erf) at ${JSON.stringify(shape)} matches float64 within 2e-6`, async () => {
+    const x = randomArray(size, 4, 6);
+    const tx = Tensor.fromArray(x, shape);
+    assertClose(await run(() => gelu(tx)), Array.from(x, ref.gelu), 'gelu', { rtol: 2e-6, atol: 2e-6 });
+    tx.release();
+  });
+}
+
+test('broadcast of a mismatched operand is refused', () => {
+  const a = Tensor.zeros([4, 6]);
+  const b = Tensor.zeros([5]);
+  assert.throws(() => add(a, b), /does not broadcast/);
+  a.release();
+  b.release();
+});
+
+test('gradients: add, mul (same shape and broadcast), scale, gelu', async () => {
+  for (const shape of [[1, 1], [7, 13], [5, 3, 9]]) {
+    const bias = [shape[shape.length - 1]];
+    await checkGradients('add', [shape, shape], ([x, y]) => add(x, y));
+    await checkGradients('add', [shape, bias], ([x, y]) => add(x, y));
+    await checkGradients('mul', [shape, shape], ([x, y]) => mul(x, y));
+    await checkGradients('mul', [shape, bias], ([x, y]) => mul(x, y));
+    await checkGradients('scale', [shape], ([x]) => scale(x, 0.37));
+    await checkGradients('gelu', [shape], ([x]) => gelu(x), { scale: 3 });
+  }
+});
+
+test('gelu gradient against float64 reference', async () => {
+  await checkGradientsAgainstReference('gelu', [[7, 13]], ([x]) => gelu(x), ([x]) => x.map(ref.gelu), { tolerance: 1e-5 });
+});
+
+test.after(() => reportWorst());
+test.run();
