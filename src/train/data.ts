@@ -144,13 +144,10 @@ const ESCAPABLE = new Set(['"', '\\', '/', 'b', 'f', 'n', 'r', 't']);
 
 class JsonScanner {
   private position = 0;
+  private readonly end: number;
 
-  constructor(
-    private readonly text: string,
-    private readonly end: number = text.length,
-    start = 0,
-  ) {
-    this.position = start;
+  constructor(private readonly text: string) {
+    this.end = text.length;
   }
 
   /** Validates one whole JSON document and returns its top-level members. */
