@@ -1,5 +1,6 @@
 import type { Command } from './command.js';
 import { inspectCheckpointCommand } from './inspect-checkpoint.js';
+import { tokenizeCommand } from './tokenize.js';
 
 /** Every CLI command, in the order `--help` lists them. */
-export const commands: Command[] = [inspectCheckpointCommand];
+export const commands: Command[] = [tokenizeCommand, inspectCheckpointCommand];
