@@ -237,6 +237,10 @@ test('valid tables with invalid bundle contents: no header, shard beyond the hea
   const future = encodeBundleHeader({ numShards: 1, endianness: 0, version: { producer: 2, minConsumer: 2, badConsumers: [] } });
   const newer = damagedCopy('newer-version', () => ({ index: Buffer.from(buildTable([{ key: new Uint8Array(0), value: future }])) }));
   expectOpenFailure(newer, newer + '.index', /needs a reader of format version >= 2/);
+  // bad_consumers [1], packed as proto3 serializes repeated int32: this reader (version 1) is excluded.
+  const excluded = Uint8Array.from([0x08, 0x01, 0x1a, 0x05, 0x08, 0x01, 0x1a, 0x01, 0x01]);
+  const banned = damagedCopy('bad-consumer', () => ({ index: Buffer.from(buildTable([{ key: new Uint8Array(0), value: excluded }])) }));
+  expectOpenFailure(banned, banned + '.index', /other than 1; this reader is version 1/);
 });
 
 test('flipped byte in the data file: tensor checksum error naming the data file and tensor', () => {

@@ -2,7 +2,7 @@
  * BundleHeaderProto and BundleEntryProto (tensorflow/core/protobuf/tensor_bundle.proto), the
  * values stored in a checkpoint's `.index` table, with TensorFlow's DataType enum.
  */
-import { decodeFields, ProtoDecodeError, ProtoWriter, WireType } from './protobuf.js';
+import { decodeFields, ProtoDecodeError, ProtoWriter, readVarint, WireType } from './protobuf.js';
 
 /** TensorFlow DataType enum values (tensorflow/core/framework/types.proto) with short and TF names. */
 const DATA_TYPES: ReadonlyArray<readonly [number, string, string, number | null]> = [
@@ -120,25 +120,16 @@ function expectWireType(actual: WireType, expected: WireType, what: string): voi
   if (actual !== expected) throw new ProtoDecodeError(`${what} has wire type ${actual}, expected ${expected}`);
 }
 
+/** A repeated int32 arrives either as separate varint fields or as one packed run of varints. */
 function packedOrSingleVarints(bytes: Uint8Array, wireType: WireType, value: number): number[] {
   if (wireType === WireType.Varint) return [value];
   const values: number[] = [];
-  for (const field of decodeFields(packedAsFields(bytes))) values.push(field.value);
-  return values;
-}
-
-/** Re-frames a packed varint payload as a sequence of field-1 varints so decodeFields can read it. */
-function packedAsFields(payload: Uint8Array): Uint8Array {
-  const framed: number[] = [];
-  let start = 0;
-  for (let i = 0; i < payload.length; i++) {
-    if ((payload[i] & 0x80) === 0) {
-      framed.push(0x08, ...payload.subarray(start, i + 1));
-      start = i + 1;
-    }
+  for (let offset = 0; offset < bytes.length;) {
+    const read = readVarint(bytes, offset);
+    values.push(read.value);
+    offset = read.next;
   }
-  if (start !== payload.length) throw new ProtoDecodeError('packed varints end in the middle of a value');
-  return Uint8Array.from(framed);
+  return values;
 }
 
 function decodeVersion(bytes: Uint8Array): VersionDef {

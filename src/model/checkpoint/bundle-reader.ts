@@ -6,7 +6,7 @@
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { maskedCrc32c } from './crc32c.js';
 import {
-  decodeBundleEntry, decodeBundleHeader, dtypeElementSize, dtypeName, DT_FLOAT, type BundleEntry, type BundleHeader,
+  decodeBundleEntry, decodeBundleHeader, dtypeElementSize, dtypeName, DT_FLOAT, Endianness, type BundleEntry, type BundleHeader,
   TENSOR_BUNDLE_VERSION, tfDtypeName,
 } from './bundle-proto.js';
 import { CheckpointError } from './errors.js';
@@ -243,7 +243,7 @@ function hex(value: number): string {
 
 function checkHeader(header: BundleHeader): void {
   if (header.numShards < 1) throw new Error(`the bundle header declares ${header.numShards} data shards`);
-  if (header.endianness !== 0) {
+  if (header.endianness !== Endianness.Little) {
     throw new Error('the bundle is big-endian; only little-endian checkpoints are supported (as in TensorFlow on little-endian hosts)');
   }
   const { minConsumer, badConsumers } = header.version;

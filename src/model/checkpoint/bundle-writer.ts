@@ -6,7 +6,7 @@
  */
 import { closeSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { crc32cExtend, maskCrc32c } from './crc32c.js';
-import { DT_FLOAT, encodeBundleEntry, encodeBundleHeader, TENSOR_BUNDLE_VERSION } from './bundle-proto.js';
+import { DT_FLOAT, encodeBundleEntry, encodeBundleHeader, Endianness, TENSOR_BUNDLE_VERSION } from './bundle-proto.js';
 import { CheckpointReader, elementCount } from './bundle-reader.js';
 import { CheckpointError } from './errors.js';
 import { buildTable, compareBytes, type TableEntry, type TableOptions } from './leveldb-table.js';
@@ -85,7 +85,7 @@ export class BundleWriter {
     keyed.sort((a, b) => compareBytes(a.key, b.key));
     const header = encodeBundleHeader({
       numShards: this.numShards,
-      endianness: 0,
+      endianness: Endianness.Little,
       version: { producer: TENSOR_BUNDLE_VERSION, minConsumer: 0, badConsumers: [] },
     });
     const table: TableEntry[] = [{ key: new Uint8Array(0), value: header }, ...keyed];
