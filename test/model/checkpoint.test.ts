@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -264,6 +264,21 @@ test('writer rejects what TensorFlow could not read back', () => {
     // A failed write leaves no partial checkpoint behind.
     assert.throws(() => CheckpointReader.open(prefix), /no such file/);
   });
+});
+
+test('a directory resolves through its checkpoint state file or its only .index', () => {
+  withTempDir((dir) => {
+    const tensor = (value: number): CheckpointTensor[] => [{ name: 'w', shape: [1], data: Float32Array.from([value]) }];
+    writeCheckpoint(join(dir, 'model.ckpt-10'), tensor(10));
+    assert.is(CheckpointReader.open(dir).prefix, join(dir, 'model.ckpt-10'));
+    writeCheckpoint(join(dir, 'model.ckpt-20'), tensor(20));
+    assert.throws(() => CheckpointReader.open(dir), /it is a directory with 2 checkpoints \(model\.ckpt-10\.index, model\.ckpt-20\.index\); give one prefix/);
+    writeFileSync(join(dir, 'checkpoint'), 'model_checkpoint_path: "model.ckpt-20"\nall_model_checkpoint_paths: "model.ckpt-10"\nall_model_checkpoint_paths: "model.ckpt-20"\n');
+    const reader = CheckpointReader.open(dir);
+    assert.equal([...reader.readFloat32('w')], [20]);
+    reader.close();
+  });
+  withTempDir((dir) => assert.throws(() => CheckpointReader.open(dir), /it is a directory with no \.index file/));
 });
 
 test('multi-shard checkpoints: entries name their shard, every shard file is needed', () => {

@@ -3,7 +3,7 @@
  * small), tensor bytes are read from the `.data-NNNNN-of-NNNNN` shards by offset on demand, and
  * every read is checked against the tensor's stored CRC32C.
  */
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { maskedCrc32c } from './crc32c.js';
 import {
   decodeBundleEntry, decodeBundleHeader, dtypeElementSize, dtypeName, DT_FLOAT, Endianness, type BundleEntry, type BundleHeader,
@@ -11,7 +11,7 @@ import {
 } from './bundle-proto.js';
 import { CheckpointError } from './errors.js';
 import { readTable } from './leveldb-table.js';
-import { checkpointPrefix, dataShardFileName, indexFileName } from './paths.js';
+import { dataShardFileName, indexFileName, resolveCheckpointPrefix } from './paths.js';
 
 export interface CheckpointTensorInfo {
   name: string;
@@ -70,13 +70,14 @@ export class CheckpointReader {
     this.missingDataFiles = this.dataFiles.filter((file) => !existsSync(file));
   }
 
-  /** Opens `dir/name.ckpt` (or `dir/name.ckpt.index`); throws CheckpointError naming the file and what is wrong. */
+  /** Opens `dir/name.ckpt`, `dir/name.ckpt.index` or a directory holding one checkpoint; throws CheckpointError naming the file and what is wrong. */
   static open(path: string): CheckpointReader {
-    const prefix = checkpointPrefix(path);
+    const resolved = resolveCheckpointPrefix(path);
+    if ('problem' in resolved) throw new CheckpointError(`${path}: ${resolved.problem}`);
+    const prefix = resolved.prefix;
     const indexPath = indexFileName(prefix);
     let file: Uint8Array;
     try {
-      if (statSync(indexPath).isDirectory()) throw new Error('it is a directory');
       file = readFileSync(indexPath);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
