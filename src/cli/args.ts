@@ -78,7 +78,9 @@ function convert(spec: FlagSpec, raw: string, command: string): string | number 
 export function parseArgs(spec: CommandSpec, argv: string[]): ParsedArgs {
   const byName = new Map(spec.flags.map((flag) => [flag.name, flag]));
   const flags: FlagValues = {};
-  for (const flag of spec.flags) flags[flag.name] = flag.default;
+  for (const flag of spec.flags) {
+    flags[flag.name] = flag.kind === 'bytes' && typeof flag.default === 'string' ? parseBytes(flag.default) : flag.default;
+  }
   const positionals: string[] = [];
   let help = false;
   for (let i = 0; i < argv.length; i++) {
@@ -129,16 +131,14 @@ export function parseArgs(spec: CommandSpec, argv: string[]): ParsedArgs {
 export function formatHelp(spec: CommandSpec): string {
   const lines = [`${spec.summary}`, '', `usage: ${spec.usage}`];
   if (spec.details) lines.push('', spec.details);
-  if (spec.flags.length) {
-    lines.push('', 'options:');
-    const labels = spec.flags.map((flag) => `--${flag.name}${flag.kind === 'boolean' ? '' : ` ${flag.placeholder ?? flag.kind.toUpperCase()}`}`);
-    const width = Math.max(...labels.map((label) => label.length)) + 2;
-    spec.flags.forEach((flag, i) => {
-      const fallback = flag.default === undefined || flag.default === false ? '' : ` (default: ${flag.default})`;
-      lines.push(`  ${labels[i].padEnd(width)}${flag.help}${fallback}`);
-    });
-  }
-  lines.push(`  ${'--help'.padEnd(Math.max(8, ...spec.flags.map((f) => f.name.length + 4)))}show this help`);
+  const labels = spec.flags.map((flag) => `--${flag.name}${flag.kind === 'boolean' ? '' : ` ${flag.placeholder ?? flag.kind.toUpperCase()}`}`);
+  const width = Math.max('--help'.length, ...labels.map((label) => label.length)) + 2;
+  lines.push('', 'options:');
+  spec.flags.forEach((flag, i) => {
+    const fallback = flag.default === undefined || flag.default === false ? '' : ` (default: ${flag.default})`;
+    lines.push(`  ${labels[i].padEnd(width)}${flag.help}${fallback}`);
+  });
+  lines.push(`  ${'--help'.padEnd(width)}show this help`);
   return lines.join('\n');
 }
 

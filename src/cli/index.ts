@@ -47,4 +47,5 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-process.exitCode = await main(process.argv.slice(2));
+// Exit explicitly: a live WebGPU instance keeps Node's event loop running.
+process.exit(await main(process.argv.slice(2)));

@@ -48,6 +48,15 @@ for (const shape of SHAPES) {
   });
 }
 
+test('the float64 erf reference agrees with known values', () => {
+  // erf(0.5), erf(1), erf(2), erf(3), erf(5) to 15+ digits (Abramowitz & Stegun table 7.1 and standard tables).
+  const known: [number, number][] = [[0.5, 0.5204998778130465], [1, 0.8427007929497149], [2, 0.9953222650189527], [3, 0.9999779095030014], [5, 0.9999999999984626]];
+  for (const [x, value] of known) {
+    assert.ok(Math.abs(ref.erf(x) - value) < 1e-14, `erf(${x}) = ${ref.erf(x)}, expected ${value}`);
+    assert.ok(Math.abs(ref.erf(-x) + value) < 1e-14, `erf(-${x})`);
+  }
+});
+
 test('broadcast of a mismatched operand is refused', () => {
   const a = Tensor.zeros([4, 6]);
   const b = Tensor.zeros([5]);

@@ -6,7 +6,8 @@ export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
   let worst = 0;
   let worstIndex = -1;
   for (let i = 0; i < actual.length; i++) {
-    const error = Math.abs(actual[i] - expected[i]) / (tolerance.atol + tolerance.rtol * Math.abs(expected[i]));
+    const difference = Math.abs(actual[i] - expected[i]);
+    const error = difference === 0 ? 0 : difference / (tolerance.atol + tolerance.rtol * Math.abs(expected[i]));
     if (!(error <= worst)) {
       worst = error;
       worstIndex = i;

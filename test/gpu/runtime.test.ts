@@ -1,0 +1,141 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { linear } from '../../src/autograd/ops/matmul.js';
+import { layerNorm, softmax } from '../../src/autograd/ops/normalization.js';
+import { mean } from '../../src/autograd/ops/reduce.js';
+import { embedding } from '../../src/autograd/ops/embedding.js';
+import { backward } from '../../src/autograd/tape.js';
+import { scope, Tensor } from '../../src/autograd/tensor.js';
+import { adapterPreferenceFromEnv } from '../../src/gpu/adapter.js';
+import type { Gpu } from '../../src/gpu/device.js';
+import { MemoryLimitError, sizeClass } from '../../src/gpu/pool.js';
+import { testGpu } from '../support/engine.js';
+import { randomArray } from '../support/random.js';
+
+let gpu: Gpu;
+test.before(async () => {
+  gpu = await testGpu({ memoryLimit: 64 * 1024 * 1024 });
+  console.log(`info: adapter ${gpu.adapterKind}: ${gpu.adapterDescription}`);
+});
+
+test('size classes round up by at most 12.5 % above 4 KiB', () => {
+  assert.is(sizeClass(1), 256);
+  assert.is(sizeClass(4096), 4096);
+  for (const bytes of [4097, 10_000, 123_457, 5_000_000, 1e9]) {
+    const c = sizeClass(bytes);
+    assert.ok(c >= bytes && c <= bytes * 1.125, `${bytes} -> ${c}`);
+  }
+});
+
+test('an allocation past the cap names the request, bytes in use, the cap and the largest live buffers', () => {
+  const big = gpu.allocate(40 * 1024 * 1024, 'big activations');
+  let error: unknown;
+  try {
+    gpu.allocate(30 * 1024 * 1024, 'one too many');
+  } catch (caught) {
+    error = caught;
+  }
+  assert.instance(error, MemoryLimitError);
+  const message = (error as Error).message;
+  assert.match(message, /'one too many' needs 30.0 MiB/);
+  assert.match(message, /40.0 MiB is in use of the 64.0 MiB cap/);
+  assert.match(message, /Largest live allocations: 'big activations' 40.0 MiB/);
+  gpu.release(big);
+  gpu.submit();
+  // After release and submission the memory is reusable again.
+  const again = gpu.allocate(30 * 1024 * 1024, 'fits now');
+  gpu.release(again);
+});
+
+test('a released buffer is reused only after the submission that used it', () => {
+  gpu.submit();
+  const first = gpu.allocate(1000, 'first');
+  const buffer = first.buffer;
+  gpu.release(first);
+  const second = gpu.allocate(1000, 'second');
+  assert.is.not(second.buffer, buffer, 'reused before submission');
+  gpu.submit();
+  const third = gpu.allocate(1000, 'third');
+  assert.is(third.buffer, buffer, 'not reused after submission');
+  gpu.release(second);
+  gpu.release(third);
+});
+
+test('peak bytes are tracked', () => {
+  gpu.pool.resetPeaks();
+  const before = gpu.pool.snapshot();
+  const a = gpu.allocate(3 * 1024 * 1024, 'peak');
+  gpu.release(a);
+  const after = gpu.pool.snapshot();
+  assert.ok(after.peakBytesInUse >= before.bytesInUse + 3 * 1024 * 1024);
+  assert.is(after.bytesInUse, before.bytesInUse);
+});
+
+test('a launcher that binds wrongly fails at once', () => {
+  const kernel = gpu.kernel({
+    name: 'probe',
+    wgsl: `struct Params { n: u32, alpha: f32 }
+@group(0) @binding(0) var<storage, read> src: array<f32>;
+@group(0) @binding(1) var<storage, read_write> dst: array<f32>;
+@group(0) @binding(2) var<uniform> params: Params;
+@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) gid: vec3u) {
+  if (gid.x < params.n) { dst[gid.x] = params.alpha * src[gid.x]; }
+}`,
+  });
+  const a = gpu.allocate(64, 'a');
+  const b = gpu.allocate(64, 'b');
+  assert.throws(() => gpu.dispatch(kernel, { src: a, out: b, params: { n: 1, alpha: 1 } }, [1]), /no binding named 'out'/);
+  assert.throws(() => gpu.dispatch(kernel, { src: a, params: { n: 1, alpha: 1 } } as never, [1]), /binding 'dst' not given/);
+  assert.throws(() => gpu.dispatch(kernel, { src: a, dst: a, params: { n: 1, alpha: 1 } }, [1]), /bound both to 'src' and to writable 'dst'/);
+  assert.throws(() => gpu.dispatch(kernel, { src: a, dst: b, params: { n: 1 } }, [1]), /'params.alpha' \(f32\) not given/);
+  assert.throws(() => gpu.dispatch(kernel, { src: a, dst: b, params: { n: 1, alpha: 1, beta: 2 } }, [1]), /has no member 'beta'/);
+  assert.throws(() => gpu.dispatch(kernel, { src: a, dst: b, params: { n: -1, alpha: 1 } }, [1]), /must be a u32/);
+  assert.throws(() => gpu.dispatch(kernel, { src: b, dst: a, params: a }, [1]), /is a uniform struct, got a buffer/);
+  gpu.release(a);
+  assert.throws(() => gpu.dispatch(kernel, { src: a, dst: b, params: { n: 1, alpha: 1 } }, [1]), /released buffer 'a'/);
+  gpu.release(b);
+});
+
+test('pipelines are compiled once per WGSL and constants', () => {
+  const source = { name: 'same', wgsl: '@group(0) @binding(0) var<storage, read_write> x: array<f32>;\n@compute @workgroup_size(1) fn main() { x[0] = 1.0; }' };
+  assert.is(gpu.kernel(source), gpu.kernel({ ...source }));
+});
+
+test('SIMBERT_ADAPTER is parsed strictly', () => {
+  assert.is(adapterPreferenceFromEnv({}), 'auto');
+  assert.is(adapterPreferenceFromEnv({ SIMBERT_ADAPTER: 'software' }), 'software');
+  assert.is(adapterPreferenceFromEnv({ SIMBERT_ADAPTER: 'hardware' }), 'hardware');
+  assert.throws(() => adapterPreferenceFromEnv({ SIMBERT_ADAPTER: 'cpu' }), /must be 'software', 'hardware' or 'auto'/);
+});
+
+test('no leak: bytes in use return to the same value over 100 forward+backward+release iterations', async () => {
+  const [rows, hidden, vocab] = [12, 32, 50];
+  const table = Tensor.fromArray(randomArray(vocab * hidden, 1, 0.1), [vocab, hidden], { requiresGrad: true });
+  const weight = Tensor.fromArray(randomArray(hidden * hidden, 2, 0.1), [hidden, hidden], { requiresGrad: true });
+  const bias = Tensor.fromArray(randomArray(hidden, 3), [hidden], { requiresGrad: true });
+  const gamma = Tensor.fromArray(randomArray(hidden, 4), [hidden], { requiresGrad: true });
+  const beta = Tensor.fromArray(randomArray(hidden, 5), [hidden], { requiresGrad: true });
+  const params = [table, weight, bias, gamma, beta];
+  const step = (i: number) => {
+    scope(() => {
+      const ids = Array.from({ length: rows }, (_, t) => (t * 7 + i) % vocab);
+      const h = linear(embedding(table, ids, [rows]), weight, bias, 'gelu');
+      const loss = mean(softmax(layerNorm(h, gamma, beta, 1e-12)));
+      backward(loss);
+    });
+    for (const p of params) {
+      p.grad?.release();
+      p.grad = null;
+    }
+  };
+  step(0);
+  await gpu.sync();
+  const baseline = gpu.pool.snapshot().bytesInUse;
+  for (let i = 1; i <= 100; i++) step(i);
+  await gpu.sync();
+  const after = gpu.pool.snapshot();
+  assert.is(after.bytesInUse, baseline, `bytes in use grew from ${baseline} to ${after.bytesInUse}`);
+  for (const p of params) p.release();
+});
+
+test.run();

@@ -1,0 +1,77 @@
+import { test } from 'uvu';
+import { linear, matmul } from '../../src/autograd/ops/matmul.js';
+import { Tensor } from '../../src/autograd/tensor.js';
+import { assertClose } from '../support/compare.js';
+import { checkGradients, checkGradientsAgainstReference, reportWorst } from '../support/check-op.js';
+import { testGpu } from '../support/engine.js';
+import { randomArray } from '../support/random.js';
+import * as ref from '../support/reference.js';
+
+test.before(async () => {
+  await testGpu();
+});
+
+// (batch, M, K, N): 1x1, tiny, not multiples of any tile, and batched.
+const SHAPES: [number, number, number, number][] = [
+  [1, 1, 1, 1], [1, 7, 13, 5], [1, 129, 65, 33], [3, 17, 9, 31], [2, 64, 128, 96], [1, 1, 300, 1], [1, 33, 1, 70],
+];
+
+for (const [batch, m, k, n] of SHAPES) {
+  for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]]) {
+    test(`matmul b${batch} ${m}x${k}x${n} transA=${transA} transB=${transB} matches the CPU`, async () => {
+      const a = randomArray(batch * m * k, m + k);
+      const b = randomArray(batch * k * n, k + n);
+      const ta = Tensor.fromArray(a, transA ? [batch, k, m] : [batch, m, k]);
+      const tb = Tensor.fromArray(b, transB ? [batch, n, k] : [batch, k, n]);
+      const out = matmul(ta, tb, { transA, transB });
+      const expected = ref.matmul(a, b, { batch, m, k, n, transA, transB });
+      assertClose(await out.toArray(), expected, 'matmul', { rtol: 1e-5, atol: 1e-5 * Math.sqrt(k) });
+      for (const t of [ta, tb, out]) t.release();
+    });
+  }
+}
+
+for (const [m, k, n] of [[1, 1, 1], [7, 13, 5], [129, 65, 33]]) {
+  test(`linear ${m}x${k}x${n} with bias, with and without fused GELU, matches the CPU`, async () => {
+    const x = randomArray(m * k, 1, 2);
+    const w = randomArray(k * n, 2);
+    const bias = randomArray(n, 3);
+    const [tx, tw, tbias] = [Tensor.fromArray(x, [m, k]), Tensor.fromArray(w, [k, n]), Tensor.fromArray(bias, [n])];
+    const plain = linear(tx, tw, tbias);
+    const withGelu = linear(tx, tw, tbias, 'gelu');
+    const tolerance = { rtol: 1e-5, atol: 2e-5 * Math.sqrt(k) };
+    assertClose(await plain.toArray(), ref.matmul(x, w, { batch: 1, m, k, n }, bias), 'linear', tolerance);
+    assertClose(await withGelu.toArray(), ref.matmul(x, w, { batch: 1, m, k, n }, bias, 'gelu'), 'linear+gelu', tolerance);
+    for (const t of [tx, tw, tbias, plain, withGelu]) t.release();
+  });
+}
+
+test('matmul gradients (every transpose, batched)', async () => {
+  for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]]) {
+    const [batch, m, k, n] = [2, 5, 7, 3];
+    const shapeA = transA ? [batch, k, m] : [batch, m, k];
+    const shapeB = transB ? [batch, n, k] : [batch, k, n];
+    await checkGradients('matmul', [shapeA, shapeB], ([a, b]) => matmul(a, b, { transA, transB }));
+  }
+  await checkGradients('matmul', [[1, 1, 1], [1, 1, 1]], ([a, b]) => matmul(a, b));
+});
+
+test('linear gradients (bias, fused GELU)', async () => {
+  await checkGradients('linear', [[6, 7], [7, 9], [9]], ([x, w, b]) => linear(x, w, b));
+  await checkGradients('linear+gelu', [[2, 3, 7], [7, 9], [9]], ([x, w, b]) => linear(x, w, b, 'gelu'));
+  await checkGradients('linear', [[1, 1], [1, 1]], ([x, w]) => linear(x, w));
+});
+
+test('linear+gelu gradient against float64 reference', async () => {
+  const [m, k, n] = [5, 7, 4];
+  await checkGradientsAgainstReference(
+    'linear+gelu',
+    [[m, k], [k, n], [n]],
+    ([x, w, b]) => linear(x, w, b, 'gelu'),
+    ([x, w, b]) => ref.matmul(x, w, { batch: 1, m, k, n }, b, 'gelu'),
+    { tolerance: 1e-5 },
+  );
+});
+
+test.after(() => reportWorst());
+test.run();

@@ -1,0 +1,62 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { embedding } from '../../src/autograd/ops/embedding.js';
+import { mean, sum } from '../../src/autograd/ops/reduce.js';
+import { backward } from '../../src/autograd/tape.js';
+import { Tensor } from '../../src/autograd/tensor.js';
+import { assertClose } from '../support/compare.js';
+import { checkGradients, reportWorst } from '../support/check-op.js';
+import { testGpu } from '../support/engine.js';
+import { randomArray, randomInts } from '../support/random.js';
+import * as ref from '../support/reference.js';
+
+test.before(async () => {
+  await testGpu();
+});
+
+for (const size of [1, 7 * 13, 129 * 65, 100_003]) {
+  test(`sum and mean of ${size} elements match float64`, async () => {
+    const x = randomArray(size, size);
+    const tx = Tensor.fromArray(x, [size]);
+    const total = x.reduce((s, v) => s + v, 0);
+    const [s, m] = [sum(tx), mean(tx)];
+    assertClose([await s.item()], [total], 'sum', { rtol: 1e-5, atol: 1e-5 * Math.sqrt(size) });
+    assertClose([await m.item()], [total / size], 'mean', { rtol: 1e-5, atol: 1e-6 });
+    for (const t of [tx, s, m]) t.release();
+  });
+}
+
+test('sum and mean gradients', async () => {
+  for (const shape of [[1], [7, 13], [3, 5, 2]]) {
+    await checkGradients('sum', [shape], ([x]) => sum(x));
+    await checkGradients('mean', [shape], ([x]) => mean(x));
+  }
+});
+
+for (const [rows, cols, count] of [[1, 1, 1], [13, 7, 29], [300, 65, 129]]) {
+  test(`embedding gather ${count} ids from ${rows}x${cols} and its scatter-add backward match the CPU`, async () => {
+    const table = randomArray(rows * cols, rows);
+    const ids = randomInts(count, rows, count);
+    if (count > 2) ids[1] = ids[0]; // repeated ids must accumulate
+    const dy = randomArray(count * cols, 5);
+    const tTable = Tensor.fromArray(table, [rows, cols], { requiresGrad: true });
+    const out = embedding(tTable, ids, [count]);
+    assertClose(await out.toArray(), ref.embeddingGather(table, ids, cols), 'gather', { rtol: 0, atol: 0 });
+    const seed = Tensor.fromArray(dy, [count, cols]);
+    backward(out, seed);
+    assertClose(await tTable.grad!.toArray(), ref.embeddingScatterAdd(dy, ids, rows, cols), 'scatter-add', { rtol: 1e-6, atol: 1e-6 });
+    for (const t of [tTable.grad!, tTable, out, seed]) t.release();
+  });
+}
+
+test('embedding gradient check and id validation', async () => {
+  const ids = [3, 0, 3, 2, 3];
+  await checkGradients('embedding', [[4, 6]], ([table]) => embedding(table, ids, [5]));
+  const table = Tensor.zeros([4, 6]);
+  assert.throws(() => embedding(table, [4], [1]), /outside the table of 4 rows/);
+  assert.throws(() => embedding(table, [1, 2], [3]), /2 ids for shape/);
+  table.release();
+});
+
+test.after(() => reportWorst());
+test.run();
