@@ -1,0 +1,79 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { activeGpu } from '../../src/autograd/engine.js';
+import { softmaxCrossEntropy } from '../../src/autograd/ops/losses.js';
+import { Tensor } from '../../src/autograd/tensor.js';
+import { maxCrossEntropyRows } from '../../src/kernels/softmax-xent.js';
+import { checkGradients, checkGradientsAgainstReference, reportWorst } from '../support/check-op.js';
+import { testGpu } from '../support/engine.js';
+import { randomArray, randomInts } from '../support/random.js';
+import * as ref from '../support/reference.js';
+
+test.before(async () => {
+  await testGpu();
+});
+
+/** Targets with every third row ignored (-1). */
+function targetsFor(rows: number, vocab: number, seed: number): number[] {
+  return randomInts(rows, vocab, seed).map((t, r) => (r % 3 === 1 ? -1 : t));
+}
+
+for (const [rows, vocab, scale] of [[1, 1, 1], [7, 13, 3], [5, 1000, 10], [33, 21128, 4], [3, 65, 80]]) {
+  test(`softmaxCrossEntropy ${rows}x${vocab} (logits scale ${scale}) matches float64, ignored rows skipped`, async () => {
+    const logits = randomArray(rows * vocab, rows + vocab, scale);
+    const targets = rows === 1 ? [0] : targetsFor(rows, vocab, 5);
+    const t = Tensor.fromArray(logits, [rows, vocab]);
+    const loss = softmaxCrossEntropy(t, targets);
+    const actual = await loss.item();
+    const expected = ref.softmaxCrossEntropy(logits, targets, vocab);
+    const error = Math.abs(actual - expected) / Math.max(1, Math.abs(expected));
+    console.log(`worst: reference softmaxCrossEntropy ${rows}x${vocab} ${error.toExponential(2)}`);
+    assert.ok(error < 2e-6, `loss ${actual}, expected ${expected}`);
+    for (const x of [t, loss]) x.release();
+  });
+}
+
+test('softmaxCrossEntropy with every row ignored is 0 with a zero gradient', async () => {
+  const t = Tensor.fromArray(randomArray(3 * 4, 1), [3, 4], { requiresGrad: true });
+  const loss = softmaxCrossEntropy(t, [-1, -1, -1]);
+  assert.is(await loss.item(), 0);
+  const { backward } = await import('../../src/autograd/tape.js');
+  backward(loss);
+  assert.equal(Array.from(await t.grad!.toArray()), new Array(12).fill(0));
+  for (const x of [t.grad!, t, loss]) x.release();
+});
+
+test('softmaxCrossEntropy refuses bad targets and logits beyond the binding limit', () => {
+  const t = Tensor.fromArray(randomArray(2 * 4, 1), [2, 4]);
+  assert.throws(() => softmaxCrossEntropy(t, [0]), /1 targets for 2 rows/);
+  assert.throws(() => softmaxCrossEntropy(t, [0, 4]), /target 4 of row 1/);
+  assert.throws(() => softmaxCrossEntropy(t, [-2, 0]), /target -2/);
+  t.release();
+  const vocab = 21128;
+  const rows = maxCrossEntropyRows(activeGpu(), vocab) + 1;
+  // A view over a small buffer is enough: the size check comes before any dispatch.
+  const small = Tensor.empty([1], 'small');
+  const fake = Object.assign(Object.create(Tensor.prototype) as Tensor, { shape: [rows, vocab], size: rows * vocab });
+  Object.defineProperty(fake, 'buffer', { get: () => small.buffer });
+  Object.defineProperty(fake, 'rank', { get: () => 2 });
+  assert.throws(() => softmaxCrossEntropy(fake, new Array(rows).fill(0)), /storage binding limit; split them into chunks of at most \d+ rows/);
+  small.release();
+});
+
+test('softmaxCrossEntropy gradients', async () => {
+  for (const [rows, vocab] of [[1, 1], [4, 7], [7, 13], [2, 300]]) {
+    const targets = rows === 1 ? [0] : targetsFor(rows, vocab, rows);
+    await checkGradients('softmaxCrossEntropy', [[rows, vocab]], ([x]) => softmaxCrossEntropy(x, targets), { scale: 3 });
+  }
+  const targets = [2, -1, 0, 8, 8];
+  await checkGradientsAgainstReference(
+    'softmaxCrossEntropy',
+    [[5, 9]],
+    ([x]) => softmaxCrossEntropy(x, targets),
+    ([x]) => Float64Array.of(ref.softmaxCrossEntropy(x, targets, 9)),
+    { tolerance: 1e-5 },
+  );
+});
+
+test.after(() => reportWorst());
+test.run();
