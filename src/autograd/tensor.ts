@@ -74,6 +74,11 @@ export class Tensor {
     return false;
   }
 
+  /** The tensor that owns this one's storage: itself, or a view's base. */
+  get storageOwner(): Tensor {
+    return this;
+  }
+
   get rank(): number {
     return this.shape.length;
   }
@@ -120,6 +125,10 @@ class TensorView extends Tensor {
     return true;
   }
 
+  override get storageOwner(): Tensor {
+    return this.base.storageOwner;
+  }
+
   override release(): void {
     for (const scope of openScopes) scope.delete(this);
   }
@@ -153,7 +162,8 @@ export function scope<T extends Returned>(body: () => T): T {
   } finally {
     openScopes.pop();
   }
-  const survivors = new Set(returnedTensors(result));
+  // A returned view survives with the tensor that owns its storage.
+  const survivors = new Set(returnedTensors(result).flatMap((tensor) => [tensor, tensor.storageOwner]));
   for (const tensor of owned) {
     if (survivors.has(tensor)) openScopes[openScopes.length - 1]?.add(tensor);
     else tensor.release();

@@ -13,7 +13,7 @@
  * `state()` captures the position (pass, place in the pass, the pass's order and the random
  * state) as plain JSON; `restore()` continues exactly where it was.
  */
-import { SeededRandom, type RandomState } from './random.js';
+import { SeededRandom, type RandomState } from '../model/random.js';
 
 /** One training row: the model reads `[CLS] source [SEP] target [SEP]` and generates target. */
 export interface TrainingRow {

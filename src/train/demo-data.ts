@@ -13,7 +13,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestPair } from './data.js';
-import { SeededRandom } from './random.js';
+import { SeededRandom } from '../model/random.js';
 
 type Filling = Record<string, string>;
 

@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { SeededRandom } from '../../src/train/random.js';
+import { SeededRandom } from '../../src/model/random.js';
 
 // Reference outputs from the authors' C code of xoshiro128** and splitmix64, compiled separately.
 test('xoshiro128** matches the reference outputs for the state 1, 2, 3, 4', () => {

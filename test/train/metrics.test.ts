@@ -11,7 +11,7 @@ import {
   rocAuc,
   spearmanCorrelation,
 } from '../../src/train/metrics.js';
-import { SeededRandom } from '../../src/train/random.js';
+import { SeededRandom } from '../../src/model/random.js';
 
 function assertClose(actual: number, expected: number, tolerance = 1e-12): void {
   assert.ok(Math.abs(actual - expected) <= tolerance, `expected ${expected}, got ${actual}`);

@@ -1,0 +1,152 @@
+import { unilmAttention, type AttentionMask } from '../autograd/ops/attention.js';
+import { dropout } from '../autograd/ops/dropout.js';
+import { add } from '../autograd/ops/elementwise.js';
+import { embedding } from '../autograd/ops/embedding.js';
+import { softmaxCrossEntropy, similarityLoss } from '../autograd/ops/losses.js';
+import { linear, matmul } from '../autograd/ops/matmul.js';
+import { layerNorm } from '../autograd/ops/normalization.js';
+import { reshape } from '../autograd/ops/shape.js';
+import type { Tensor } from '../autograd/tensor.js';
+import type { BertConfig } from './config.js';
+import type { BertWeights } from './parameters.js';
+
+export const LAYER_NORM_EPS = 1e-12;
+export const SIMILARITY_SCALE = 30;
+
+/** A padded batch: row-major [batch, seqLen] token and segment ids (padding is id 0, segment 0). */
+export interface BertBatch {
+  batch: number;
+  seqLen: number;
+  tokenIds: ArrayLike<number>;
+  segmentIds: ArrayLike<number>;
+}
+
+export interface ForwardOptions {
+  /** Dropout is active only in training. */
+  training: boolean;
+  /** Seed of this step's dropout masks. */
+  seed?: number;
+  /** Overrides the config's dropout probabilities (parity tests use 0). */
+  dropout?: number;
+  /** Keep the output of the embeddings and of every layer (for debugging and parity tests). */
+  collectHiddenStates?: boolean;
+}
+
+export interface Encoded {
+  /** [batch, seqLen, hidden] */
+  sequence: Tensor;
+  /** The linear pooler on [CLS]: [batch, hidden] */
+  pooled: Tensor;
+  hiddenStates: Tensor[];
+}
+
+export interface SimBertLosses {
+  total: Tensor;
+  seq2seq: Tensor;
+  similarity: Tensor;
+}
+
+/**
+ * BERT with bert4keras's UniLM mask, linear pooler and tied MLM head, and the SimBERT loss.
+ * Model code is written in ops on tensors only.
+ */
+export class SimBert {
+  constructor(
+    readonly config: BertConfig,
+    readonly weights: BertWeights,
+  ) {}
+
+  get vocabSize(): number {
+    return this.weight('bert/embeddings/word_embeddings').shape[0];
+  }
+
+  weight(name: string): Tensor {
+    const tensor = this.weights.get(name);
+    if (!tensor) throw new Error(`model has no weight ${name}`);
+    return tensor;
+  }
+
+  encode(batch: BertBatch, options: ForwardOptions): Encoded {
+    const { config } = this;
+    const { batch: rows, seqLen } = batch;
+    if (seqLen > config.maxPositionEmbeddings) {
+      throw new Error(`sequence length ${seqLen} exceeds max_position_embeddings ${config.maxPositionEmbeddings}`);
+    }
+    const hiddenRate = options.training ? (options.dropout ?? config.hiddenDropoutProb) : 0;
+    const attentionRate = options.training ? (options.dropout ?? config.attentionProbsDropoutProb) : 0;
+    let seed = (options.seed ?? 0) * 1000;
+    const nextSeed = () => seed++;
+
+    const positions = Array.from({ length: rows * seqLen }, (_, i) => i % seqLen);
+    const shape = [rows, seqLen];
+    let x = add(
+      add(embedding(this.weight('bert/embeddings/word_embeddings'), batch.tokenIds, shape), embedding(this.weight('bert/embeddings/position_embeddings'), positions, shape)),
+      embedding(this.weight('bert/embeddings/token_type_embeddings'), batch.segmentIds, shape),
+    );
+    x = layerNorm(x, this.weight('bert/embeddings/LayerNorm/gamma'), this.weight('bert/embeddings/LayerNorm/beta'), LAYER_NORM_EPS);
+    x = dropout(x, hiddenRate, nextSeed());
+    const hiddenStates = options.collectHiddenStates ? [x] : [];
+
+    const mask: AttentionMask = { batch: rows, seqLen, tokenIds: batch.tokenIds, segmentIds: batch.segmentIds };
+    for (let layer = 0; layer < config.numHiddenLayers; layer++) {
+      const w = (name: string) => this.weight(`bert/encoder/layer_${layer}/${name}`);
+      const q = linear(x, w('attention/self/query/kernel'), w('attention/self/query/bias'));
+      const k = linear(x, w('attention/self/key/kernel'), w('attention/self/key/bias'));
+      const v = linear(x, w('attention/self/value/kernel'), w('attention/self/value/bias'));
+      const attentionDropout = attentionRate > 0 ? { rate: attentionRate, seed: nextSeed() } : undefined;
+      const context = unilmAttention(q, k, v, config.numAttentionHeads, mask, attentionDropout);
+      let attended = linear(context, w('attention/output/dense/kernel'), w('attention/output/dense/bias'));
+      attended = dropout(attended, hiddenRate, nextSeed());
+      x = layerNorm(add(x, attended), w('attention/output/LayerNorm/gamma'), w('attention/output/LayerNorm/beta'), LAYER_NORM_EPS);
+      const inner = linear(x, w('intermediate/dense/kernel'), w('intermediate/dense/bias'), 'gelu');
+      let ffn = linear(inner, w('output/dense/kernel'), w('output/dense/bias'));
+      ffn = dropout(ffn, hiddenRate, nextSeed());
+      x = layerNorm(add(x, ffn), w('output/LayerNorm/gamma'), w('output/LayerNorm/beta'), LAYER_NORM_EPS);
+      if (options.collectHiddenStates) hiddenStates.push(x);
+    }
+
+    const flat = reshape(x, [rows * seqLen, config.hiddenSize]);
+    const cls = embedding(flat, Array.from({ length: rows }, (_, b) => b * seqLen), [rows]);
+    const pooled = linear(cls, this.weight('bert/pooler/dense/kernel'), this.weight('bert/pooler/dense/bias'));
+    return { sequence: x, pooled, hiddenStates };
+  }
+
+  /** MLM logits for hidden states [..., hidden] -> [..., vocab]: dense+GELU, LayerNorm, tied embeddings, bias. */
+  mlmLogits(hidden: Tensor): Tensor {
+    const h = layerNorm(
+      linear(hidden, this.weight('cls/predictions/transform/dense/kernel'), this.weight('cls/predictions/transform/dense/bias'), 'gelu'),
+      this.weight('cls/predictions/transform/LayerNorm/gamma'),
+      this.weight('cls/predictions/transform/LayerNorm/beta'),
+      LAYER_NORM_EPS,
+    );
+    const rows = h.size / this.config.hiddenSize;
+    const logits = matmul(reshape(h, [rows, this.config.hiddenSize]), this.weight('bert/embeddings/word_embeddings'), { transB: true });
+    return reshape(add(logits, this.weight('cls/predictions/output_bias')), [...hidden.shape.slice(0, -1), this.vocabSize]);
+  }
+
+  /**
+   * SimBERT's loss: seq2seq cross-entropy predicting token t+1 from position t wherever
+   * segment[t+1] = 1 (only those positions go through the MLM head), plus the in-batch
+   * similarity loss of the pooled vectors (rows 2k and 2k+1 are a pair).
+   */
+  loss(batch: BertBatch, options: ForwardOptions): SimBertLosses & Encoded {
+    const encoded = this.encode(batch, options);
+    const { batch: rows, seqLen } = batch;
+    const positions: number[] = [];
+    const targets: number[] = [];
+    for (let b = 0; b < rows; b++) {
+      for (let t = 0; t + 1 < seqLen; t++) {
+        if (batch.segmentIds[b * seqLen + t + 1] === 1) {
+          positions.push(b * seqLen + t);
+          targets.push(batch.tokenIds[b * seqLen + t + 1]);
+        }
+      }
+    }
+    if (positions.length === 0) throw new Error('the batch has no second-segment tokens to predict');
+    const flat = reshape(encoded.sequence, [rows * seqLen, this.config.hiddenSize]);
+    const predicting = embedding(flat, positions, [positions.length]);
+    const seq2seq = softmaxCrossEntropy(this.mlmLogits(predicting), targets);
+    const similarity = similarityLoss(encoded.pooled, SIMILARITY_SCALE);
+    return { ...encoded, total: add(seq2seq, similarity), seq2seq, similarity };
+  }
+}
