@@ -13,6 +13,8 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund --loglevel=error
 fi
 log "building dist/ from src/"
+# A clean build: compiled files of moved or deleted sources must not linger (the runner would run stale tests).
+rm -rf dist build
 npx tsc -p tsconfig.json && npx tsc -p tsconfig.test.json
 
 adapter_found() { node scripts/probe-adapter.mjs >/dev/null 2>&1; }

@@ -13,8 +13,3 @@ export function activeGpu(): Gpu {
   if (active === null) throw new Error('no GPU engine: call initEngine() first');
   return active;
 }
-
-export function shutdownEngine(): void {
-  active?.destroy();
-  active = null;
-}

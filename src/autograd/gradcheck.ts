@@ -19,7 +19,8 @@ export interface GradcheckResult {
   checked: number;
 }
 
-function random(seed: number): () => number {
+/** mulberry32: a tiny seeded uniform [0, 1) generator, so checks (and test inputs) reproduce. */
+export function mulberry32(seed: number): () => number {
   let state = seed >>> 0;
   return () => {
     state = (state + 0x6d2b79f5) >>> 0;
@@ -42,7 +43,7 @@ export async function gradcheck(
 ): Promise<GradcheckResult> {
   const step = options.step ?? 1e-2;
   const samples = options.samplesPerInput ?? 24;
-  const rand = random(options.seed ?? 1);
+  const rand = mulberry32(options.seed ?? 1);
 
   const evaluate = async (values: Float32Array[], weights: Float64Array | null): Promise<{ out: Float32Array; objective: number }> => {
     const output = scope(() => noGrad(() => f(values.map((data, i) => Tensor.fromArray(data, inputs[i].shape)))));

@@ -17,10 +17,6 @@ interface TapeNode {
 let nodes: TapeNode[] = [];
 let gradientsEnabled = true;
 
-export function isRecording(): boolean {
-  return gradientsEnabled;
-}
-
 /** Runs `body` without recording anything on the tape (evaluation, optimizer updates). */
 export function noGrad<T>(body: () => T): T {
   const previous = gradientsEnabled;

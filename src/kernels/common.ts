@@ -3,15 +3,15 @@
 export const WORKGROUP_SIZE = 64;
 
 /** Workgroups for a 1-D problem of `n` invocations, spread over y when x would overflow. */
-export function grid1d(n: number, workgroupSize = WORKGROUP_SIZE): [number, number] {
-  const groups = Math.ceil(n / workgroupSize);
+export function grid1d(n: number): [number, number] {
+  const groups = Math.ceil(n / WORKGROUP_SIZE);
   if (groups <= 65535) return [groups, 1];
   const y = Math.ceil(groups / 65535);
   return [Math.ceil(groups / y), y];
 }
 
 /** WGSL: the flat invocation index of a grid1d dispatch (needs `gid` and `nwg` builtins). */
-export const FLAT_INDEX = 'gid.x + gid.y * nwg.x * 64u';
+export const FLAT_INDEX = `gid.x + gid.y * nwg.x * ${WORKGROUP_SIZE}u`;
 
 /**
  * WGSL erf with fractional error below 1.2e-7 (the Chebyshev-fitted erfc of Numerical

@@ -96,6 +96,17 @@ test('a launcher that binds wrongly fails at once', () => {
   gpu.release(b);
 });
 
+test('dispatches and submissions are counted', async () => {
+  const before = { ...gpu.counters };
+  const x = Tensor.fromArray([1, 2, 3], [3]);
+  const total = mean(x);
+  assert.is(gpu.counters.dispatches, before.dispatches + 1);
+  assert.is(await total.item(), 2);
+  assert.ok(gpu.counters.submissions > before.submissions);
+  x.release();
+  total.release();
+});
+
 test('pipelines are compiled once per WGSL and constants', () => {
   const source = { name: 'same', wgsl: '@group(0) @binding(0) var<storage, read_write> x: array<f32>;\n@compute @workgroup_size(1) fn main() { x[0] = 1.0; }' };
   assert.is(gpu.kernel(source), gpu.kernel({ ...source }));

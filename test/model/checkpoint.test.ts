@@ -11,6 +11,7 @@ import { decodeBundleEntry, encodeBundleEntry } from '../../src/model/checkpoint
 import { buildTable, readTable, shortestSeparator, shortSuccessor } from '../../src/model/checkpoint/leveldb-table.js';
 import { decodeFields, readVarint } from '../../src/model/checkpoint/protobuf.js';
 import { sharedFixture } from '../support/fixtures.js';
+import { rng } from '../support/random.js';
 
 const tinyBert = sharedFixture('tf-ckpt-tiny-bert');
 const googleIndex = sharedFixture('google-chinese-bert-index');
@@ -23,18 +24,6 @@ function withTempDir<T>(body: (dir: string) => T): T {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-/** mulberry32: deterministic so a failure reproduces. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function bytesOf(array: Float32Array): Uint8Array {
@@ -67,7 +56,7 @@ test('crc32c matches the Castagnoli check value and LevelDB masking round-trips'
   assert.is(crc32c(new Uint8Array(32)), 0x8a9136aa); // RFC 3720 test vector: 32 zero bytes
   assert.is(crc32c(new Uint8Array(32).fill(0xff)), 0x62a8ab43);
   // Long input exercises the 8-byte path; compare against a bytewise reference.
-  const random = seededRandom(7);
+  const random = rng(7);
   const data = Uint8Array.from({ length: 1001 }, () => Math.floor(random() * 256));
   let reference = 0xffffffff;
   for (const byte of data) {
@@ -186,7 +175,7 @@ test('prefix may be given with or without .index or as a data shard', () => {
 });
 
 test('writer round trip: awkward shapes, scalars, empty tensors, special values, many index blocks', () => {
-  const random = seededRandom(12345);
+  const random = rng(12345);
   const shapes = [[], [1], [0], [3, 0, 2], [7], [5, 3], [2, 3, 5, 7], [13, 1], [1, 1, 1]];
   const tensors: CheckpointTensor[] = [];
   for (let i = 0; i < 400; i++) {

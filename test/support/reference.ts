@@ -1,3 +1,5 @@
+import type { MatmulShape } from '../../src/kernels/matmul.js';
+
 /** CPU reference implementations in float64, the specification the kernels are tested against. */
 
 /** erf in float64: Taylor series below 2.5, the continued fraction of erfc above. */
@@ -28,16 +30,7 @@ export function geluGrad(x: number): number {
   return 0.5 * (1 + erf(x / Math.SQRT2)) + (x * Math.exp(-0.5 * x * x)) / Math.sqrt(2 * Math.PI);
 }
 
-export interface MatmulRef {
-  batch: number;
-  m: number;
-  k: number;
-  n: number;
-  transA?: boolean;
-  transB?: boolean;
-}
-
-export function matmul(a: ArrayLike<number>, b: ArrayLike<number>, s: MatmulRef, bias?: ArrayLike<number>, act?: 'gelu'): Float64Array {
+export function matmul(a: ArrayLike<number>, b: ArrayLike<number>, s: MatmulShape, bias?: ArrayLike<number>, act?: 'gelu'): Float64Array {
   const out = new Float64Array(s.batch * s.m * s.n);
   for (let z = 0; z < s.batch; z++) {
     for (let i = 0; i < s.m; i++) {
