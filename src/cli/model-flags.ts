@@ -1,0 +1,54 @@
+import { initEngine } from '../autograd/engine.js';
+import { adapterPreferenceFromEnv } from '../gpu/adapter.js';
+import type { Gpu } from '../gpu/device.js';
+import { formatBytes } from '../gpu/format.js';
+import { SimBert } from '../model/bert.js';
+import { uploadWeights } from '../model/parameters.js';
+import { Tokenizer } from '../model/tokenizer.js';
+import { loadModel, type LoadedModel } from '../train/model-files.js';
+import type { FlagSpec, ParsedArgs } from './args.js';
+
+/** The flags every command that loads a model shares. */
+export const MODEL_FLAGS: FlagSpec[] = [
+  { name: 'model', kind: 'string', help: 'a model directory written by train --out (instead of --config/--checkpoint/--vocab)', placeholder: 'DIR' },
+  { name: 'config', kind: 'string', help: 'bert_config.json of a pretrained BERT', placeholder: 'FILE' },
+  { name: 'checkpoint', kind: 'string', help: 'TensorFlow checkpoint prefix, e.g. bert_model.ckpt', placeholder: 'PREFIX' },
+  { name: 'vocab', kind: 'string', help: 'vocab.txt (simplified as the recipe does)', placeholder: 'FILE' },
+  { name: 'allow-missing', kind: 'boolean', help: 'initialise a missing pooler or MLM head instead of failing' },
+  { name: 'maxlen', kind: 'integer', help: 'maximum tokens per text or pair', default: 128, placeholder: 'N' },
+];
+
+export const MEMORY_FLAG: FlagSpec = {
+  name: 'memory-limit', kind: 'bytes', help: 'hard cap on GPU memory held by the buffer pool', default: '4GiB', placeholder: 'SIZE',
+};
+
+/** Opens the GPU (printing the adapter to stderr) with the --memory-limit cap. */
+export async function openGpu(args: ParsedArgs): Promise<Gpu> {
+  const limit = args.flags['memory-limit'] as number;
+  const gpu = await initEngine({ adapter: adapterPreferenceFromEnv(), memoryLimit: limit });
+  console.error(`adapter: ${gpu.adapterKind} (${gpu.adapterDescription}); memory limit ${formatBytes(limit)}`);
+  return gpu;
+}
+
+export function loadModelFromFlags(args: ParsedArgs): LoadedModel {
+  const flag = (name: string) => args.flags[name] as string | undefined;
+  return loadModel({
+    model: flag('model'),
+    config: flag('config'),
+    checkpoint: flag('checkpoint'),
+    vocab: flag('vocab'),
+    allowMissing: args.flags['allow-missing'] === true,
+    warn: (message) => console.error(message),
+  });
+}
+
+/** The model on the GPU and its tokenizer. */
+export function instantiate(loaded: LoadedModel): { model: SimBert; tokenizer: Tokenizer } {
+  return { model: new SimBert(loaded.config, uploadWeights(loaded.config, loaded.weights)), tokenizer: new Tokenizer(loaded.vocab) };
+}
+
+export function maxlenFlag(args: ParsedArgs): number {
+  const maxlen = args.flags.maxlen as number;
+  if (!(maxlen >= 3)) throw new Error(`--maxlen must be at least 3, got ${maxlen}`);
+  return maxlen;
+}
