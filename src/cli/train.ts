@@ -1,26 +1,203 @@
-import { initEngine } from '../autograd/engine.js';
-import { adapterPreferenceFromEnv } from '../gpu/adapter.js';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { activeGpu } from '../autograd/engine.js';
 import { formatBytes } from '../gpu/format.js';
+import { parseBertConfig, type BertConfig } from '../model/config.js';
+import { randomWeightArrays } from '../model/parameters.js';
+import { Tokenizer } from '../model/tokenizer.js';
+import { loadVocab } from '../model/vocab.js';
+import { loadTestPairs, loadTrainGroups, type TestPairs } from '../train/data.js';
+import { generateDemoData, writeDemoData } from '../train/demo-data.js';
+import { loadModel, MODEL_FILES, readTrainerState, type LoadedModel } from '../train/model-files.js';
+import { train, type TrainerState, type TrainOptions } from '../train/trainer.js';
+import { UsageError, type CommandSpec, type ParsedArgs } from './args.js';
 import type { Command } from './command.js';
+import { instantiate, loadModelFromFlags, MEMORY_FLAG, MODEL_FLAGS, openGpu } from './model-flags.js';
+import { Progress } from './progress.js';
 
-/**
- * The training command. The SimBERT trainer lands with the CLI training issue (#4); until then
- * this opens the GPU the trainer will use and reports it, so the setup can be checked end to end.
- */
-export const trainCommand: Command = {
-  spec: {
-    name: 'train',
-    summary: 'train a SimBERT model (for now: check the WebGPU adapter the trainer will use)',
-    usage: 'node dist/cli train [--memory-limit BYTES]',
-    flags: [{ name: 'memory-limit', kind: 'bytes', help: 'hard cap on GPU memory held by the buffer pool', default: '4GiB', placeholder: 'SIZE' }],
-    details: 'The training loop, its demo data and checkpoints arrive with the training issue; see README.md.',
-  },
-  async run(args) {
-    const limit = typeof args.flags['memory-limit'] === 'number' ? args.flags['memory-limit'] : 4 * 1024 ** 3;
-    const gpu = await initEngine({ adapter: adapterPreferenceFromEnv(), memoryLimit: limit });
-    console.log(`adapter: ${gpu.adapterKind} (${gpu.adapterDescription}), memory limit ${formatBytes(limit)}`);
-    console.log('The training demo is not part of this build yet: it arrives with the training issue (#4).');
-    gpu.destroy();
-    return 0;
-  },
+/** The recipe's defaults (DESIGN.md); the demo trains from scratch, so it raises the learning rate. */
+const RECIPE = { lr: 2e-6, epochs: 3, maxlen: 128, batchSize: 16 };
+const DEMO = { lr: 1e-3, epochs: 3, maxlen: 64, out: 'runs/demo', seed: 20240601 };
+
+/** A tiny BERT for the demo, sized to train in minutes on the software adapter. */
+function demoConfig(vocabSize: number): BertConfig {
+  return parseBertConfig(
+    {
+      vocab_size: vocabSize, hidden_size: 128, num_hidden_layers: 2, num_attention_heads: 4, intermediate_size: 512,
+      hidden_act: 'gelu', hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.1, max_position_embeddings: 64,
+      type_vocab_size: 2, initializer_range: 0.02,
+    },
+    'demo config',
+  );
+}
+
+const spec: CommandSpec = {
+  name: 'train',
+  summary: 'train a SimBERT model (without --train and --checkpoint: a small demo on generated Chinese paraphrases)',
+  usage: 'node dist/cli train [--config FILE --checkpoint PREFIX --vocab FILE] [--train FILE] [--test FILE] [--out DIR] [options]',
+  details: [
+    'With --config/--checkpoint/--vocab (or --model DIR) and --train/--test it runs the SimBERT recipe: siamese',
+    'BERT + UniLM seq2seq, AdamW, evaluation at every epoch end, checkpoints in --out that bert4keras can load.',
+    'Without --train and --checkpoint it trains a tiny BERT from random initialisation on a paraphrase set this',
+    `project generates (written to DIR/demo-data), with lr ${DEMO.lr}, maxlen ${DEMO.maxlen} and --out ${DEMO.out} unless given.`,
+    '--resume DIR continues a run from its last checkpoint with the same data and options (--epochs and',
+    '--max-steps may be raised).',
+  ].join('\n'),
+  flags: [
+    ...MODEL_FLAGS.map((flag) => (flag.name === 'maxlen' ? { ...flag, default: undefined, help: `${flag.help} (default: ${RECIPE.maxlen}; demo: ${DEMO.maxlen})` } : flag)),
+    { name: 'train', kind: 'string', help: 'paraphrase groups: {"key": [texts]}, [[texts]] or JSON Lines of arrays', placeholder: 'FILE' },
+    { name: 'test', kind: 'string', help: 'labelled pairs: text1<TAB>text2<TAB>label (0/1, or 0..5 for graded sets)', placeholder: 'FILE' },
+    { name: 'batch-size', kind: 'integer', help: 'rows per batch (two rows per group; even)', default: RECIPE.batchSize, placeholder: 'N' },
+    { name: 'epochs', kind: 'integer', help: 'epochs to train', default: RECIPE.epochs, placeholder: 'N' },
+    { name: 'steps-per-epoch', kind: 'integer', help: 'steps per epoch (default: sum of group sizes / batch size, as the recipe)', placeholder: 'N' },
+    { name: 'lr', kind: 'number', help: `constant learning rate (default: ${RECIPE.lr}; demo: ${DEMO.lr})`, placeholder: 'LR' },
+    { name: 'weight-decay', kind: 'number', help: 'AdamW weight decay rate, applied to every parameter', default: 0.01, placeholder: 'RATE' },
+    { name: 'dropout', kind: 'number', help: "dropout probability overriding the config's", placeholder: 'P' },
+    { name: 'threshold', kind: 'number', help: 'cosine above which a test pair counts as a paraphrase', default: 0.8, placeholder: 'T' },
+    MEMORY_FLAG,
+    { name: 'seed', kind: 'integer', help: 'seed of batches, dropout and random initialisation', default: 42, placeholder: 'N' },
+    { name: 'max-steps', kind: 'integer', help: 'stop after this many steps in all (a checkpoint is written there)', placeholder: 'N' },
+    { name: 'no-shuffle', kind: 'boolean', help: 'take groups in file order instead of shuffling them every epoch' },
+    { name: 'out', kind: 'string', help: 'output directory for checkpoints and metrics.jsonl', placeholder: 'DIR' },
+    { name: 'resume', kind: 'string', help: 'continue the run saved in DIR', placeholder: 'DIR' },
+    { name: 'overwrite', kind: 'boolean', help: 'allow --out to name a directory that already holds a model' },
+  ],
 };
+
+function positiveInteger(args: ParsedArgs, name: string): number | undefined {
+  const value = args.flags[name] as number | undefined;
+  if (value !== undefined && !(Number.isInteger(value) && value >= 1)) throw new UsageError(`--${name} must be a positive integer, got ${value}`, 'train');
+  return value;
+}
+
+function trainOptions(args: ParsedArgs, demo: boolean): TrainOptions {
+  const lr = (args.flags.lr as number | undefined) ?? (demo ? DEMO.lr : RECIPE.lr);
+  const dropout = args.flags.dropout as number | undefined;
+  if (!(lr > 0)) throw new UsageError(`--lr must be positive, got ${lr}`, 'train');
+  if (dropout !== undefined && !(dropout >= 0 && dropout < 1)) throw new UsageError(`--dropout must be in [0, 1), got ${dropout}`, 'train');
+  const weightDecay = args.flags['weight-decay'] as number;
+  if (!(weightDecay >= 0)) throw new UsageError(`--weight-decay must be >= 0, got ${weightDecay}`, 'train');
+  const batchSize = positiveInteger(args, 'batch-size')!;
+  if (batchSize % 2 !== 0) throw new UsageError(`--batch-size counts rows, two per group, so it must be even; got ${batchSize}`, 'train');
+  const maxlen = (args.flags.maxlen as number | undefined) ?? (demo ? DEMO.maxlen : RECIPE.maxlen);
+  if (!(Number.isInteger(maxlen) && maxlen >= 5)) throw new UsageError(`--maxlen must be an integer >= 5, got ${maxlen}`, 'train');
+  return {
+    maxlen,
+    batchSize,
+    epochs: positiveInteger(args, 'epochs')!,
+    stepsPerEpoch: positiveInteger(args, 'steps-per-epoch'),
+    lr,
+    weightDecay,
+    dropout,
+    threshold: args.flags.threshold as number,
+    seed: args.flags.seed as number,
+    maxSteps: positiveInteger(args, 'max-steps'),
+    shuffle: args.flags['no-shuffle'] !== true,
+  };
+}
+
+interface Prepared {
+  loaded: LoadedModel;
+  trainFile: string;
+  testFile: string | null;
+  options: TrainOptions;
+  out: string;
+  data: Record<string, unknown>;
+  resume?: TrainerState;
+}
+
+function prepareResume(args: ParsedArgs): Prepared {
+  const dir = args.flags.resume as string;
+  for (const name of ['config', 'checkpoint', 'vocab', 'model', 'train', 'test', 'out']) {
+    if (args.flags[name] !== undefined) throw new UsageError(`--resume continues a run with its own --${name}; drop --${name}`, 'train');
+  }
+  const state = readTrainerState(dir) as TrainerState | null;
+  if (!state) throw new Error(`${dir} has no ${MODEL_FILES.trainerState}: not a run written by train --out, or it never reached a checkpoint`);
+  const options: TrainOptions = {
+    ...state.options,
+    epochs: positiveInteger(args, 'epochs') ?? state.options.epochs,
+    maxSteps: positiveInteger(args, 'max-steps') ?? state.options.maxSteps,
+  };
+  const loaded = loadModel({ model: dir });
+  return { loaded, trainFile: state.data.train as string, testFile: (state.data.test as string | null) ?? null, options, out: dir, data: state.data, resume: state };
+}
+
+function prepareDemo(args: ParsedArgs, out: string): Prepared {
+  const options = trainOptions(args, true);
+  const data = generateDemoData(DEMO.seed);
+  const files = writeDemoData(join(out, 'demo-data'), data);
+  const { vocab } = loadVocab(files.vocab, { simplified: true });
+  const config = demoConfig(vocab.tokens.length);
+  const loaded: LoadedModel = { config, vocab, weights: randomWeightArrays(config, options.seed), optimizer: null, description: 'random initialisation (demo)' };
+  return { loaded, trainFile: files.train, testFile: files.test, options, out, data: { kind: 'demo', train: files.train, test: files.test } };
+}
+
+function refuseToClobber(out: string, args: ParsedArgs): void {
+  if (args.flags.overwrite === true) return;
+  if (existsSync(join(out, MODEL_FILES.checkpoint + '.index')) || existsSync(join(out, 'metrics.jsonl'))) {
+    throw new Error(`${out} already holds a model or metrics; use --resume ${out} to continue it, another --out, or --overwrite`);
+  }
+}
+
+/** Drops metrics lines that a killed run wrote after the checkpoint being resumed. */
+function trimMetrics(out: string, step: number): void {
+  const path = join(out, 'metrics.jsonl');
+  if (!existsSync(path)) return;
+  const kept = readFileSync(path, 'utf8').split('\n').filter((line) => {
+    if (!line.trim()) return false;
+    const record = JSON.parse(line) as { step?: number; epoch?: number };
+    return record.step !== undefined ? record.step <= step : true;
+  });
+  writeFileSync(path, kept.map((line) => `${line}\n`).join(''));
+}
+
+async function run(args: ParsedArgs): Promise<number> {
+  const demo = args.flags.resume === undefined && args.flags.train === undefined && args.flags.checkpoint === undefined && args.flags.model === undefined;
+  if (!demo && args.flags.resume === undefined && args.flags.train === undefined) throw new UsageError('--train is required with a pretrained model (omit both for the demo)', 'train');
+  await openGpu(args);
+  const progress = new Progress();
+  let prepared: Prepared;
+  if (args.flags.resume !== undefined) prepared = prepareResume(args);
+  else {
+    const out = (args.flags.out as string | undefined) ?? (demo ? DEMO.out : 'runs/simbert');
+    refuseToClobber(out, args);
+    if (demo) prepared = prepareDemo(args, out);
+    else {
+      const loaded = loadModelFromFlags(args);
+      prepared = {
+        loaded, trainFile: args.flags.train as string, testFile: (args.flags.test as string | undefined) ?? null,
+        options: trainOptions(args, false), out, data: { train: args.flags.train, test: args.flags.test ?? null },
+      };
+    }
+  }
+  const { loaded, options } = prepared;
+  if (options.maxlen > loaded.config.maxPositionEmbeddings) {
+    throw new UsageError(`--maxlen ${options.maxlen} exceeds the model's max_position_embeddings ${loaded.config.maxPositionEmbeddings}`, 'train');
+  }
+  const tokenizer = new Tokenizer(loaded.vocab);
+  const counter = (text: string) => tokenizer.tokenize(text).length - 2;
+  const groups = loadTrainGroups(prepared.trainFile, counter);
+  const test: TestPairs | null = prepared.testFile ? loadTestPairs(prepared.testFile, counter) : null;
+  progress.print(
+    `model: ${loaded.description} (${loaded.config.numHiddenLayers} layers, hidden ${loaded.config.hiddenSize}, vocabulary ${loaded.vocab.tokens.length}); ` +
+      `data: ${groups.groups.length} groups (${groups.dropped} with fewer than 2 texts dropped), ${test ? `${test.pairs.length} test pairs` : 'no test file'}; out: ${prepared.out}`,
+  );
+  if (prepared.resume) trimMetrics(prepared.out, prepared.resume.step);
+  const { model } = instantiate(loaded);
+  const gpu = activeGpu();
+  gpu.pool.resetPeaks();
+  await train({
+    model, tokenizer, loaded, groups: groups.groups, test, options, out: prepared.out, data: prepared.data, resume: prepared.resume,
+    events: {
+      stepsPerEpoch: (steps, total) => progress.begin(steps, total),
+      step: (record) => progress.step(record),
+      epoch: (record) => progress.epoch(record),
+      checkpoint: (dir) => progress.print(`checkpoint: ${dir}`),
+    },
+  });
+  progress.finish();
+  progress.print(`peak GPU memory: ${formatBytes(gpu.pool.snapshot().peakBytesHeld)} held of the ${formatBytes(gpu.pool.capBytes)} cap`);
+  return 0;
+}
+
+export const trainCommand: Command = { spec, run };
