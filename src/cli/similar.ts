@@ -40,7 +40,7 @@ const spec: CommandSpec = {
 };
 
 function formatTable(query: string, results: readonly SimilarResult[]): string {
-  const rows = results.map((result, rank) => [String(rank + 1), result.score.toFixed(4), String(result.line), result.text]);
+  const rows = results.map((result, rank) => [String(rank + 1), result.score.toFixed(6), String(result.line), result.text]);
   const header = ['rank', 'score', 'line', 'text'];
   const widths = [0, 1, 2].map((column) => Math.max(header[column].length, ...rows.map((row) => row[column].length)));
   const line = (cells: string[]) => `  ${cells.slice(0, 3).map((cell, column) => cell.padStart(widths[column])).join('  ')}  ${cells[3]}`;

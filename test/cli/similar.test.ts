@@ -98,8 +98,8 @@ test('--query with k above the corpus size returns the whole corpus, ranked; --f
   const first = blocks[2].split('\n');
   assert.is(first[0], 'query: 我好');
   assert.match(first[1], /^\s+rank\s+score\s+line\s+text$/);
-  assert.match(first[2], /^\s+1\s+1\.0000\s+1\s+我好$/);
-  assert.match(first[3], /^\s+2\s+1\.0000\s+5\s+我好$/);
+  assert.match(first[2], /^\s+1\s+1\.0{6}\s+1\s+我好$/);
+  assert.match(first[3], /^\s+2\s+1\.0{6}\s+5\s+我好$/);
   assert.is(first.length, 4);
 });
 
