@@ -152,7 +152,7 @@ async function run(args: ParsedArgs): Promise<number> {
   const maxlen = checkedMaxlen(args, spec.name);
   if (out !== undefined) checkOutputDirectory(out);
 
-  const loaded = loadModelFromFlags(args);
+  const loaded = loadModelFromFlags(args, spec.name);
   const texts = loadTextLines(textsPath, tokenCounter(new Tokenizer(loaded.vocab)));
   await openGpu(args);
   const { model, tokenizer } = instantiate(loaded);

@@ -67,7 +67,7 @@ async function run(args: ParsedArgs): Promise<number> {
   const scoresPath = args.flags.scores as string | undefined;
   if (scoresPath !== undefined) checkOutputDirectory(scoresPath);
 
-  const loaded = loadModelFromFlags(args);
+  const loaded = loadModelFromFlags(args, spec.name);
   const { pairs, graded } = loadTestPairs(testPath, tokenCounter(new Tokenizer(loaded.vocab)), labels as LabelKind);
   await openGpu(args);
   const { model, tokenizer } = instantiate(loaded);

@@ -5,8 +5,8 @@ import { formatBytes } from '../gpu/format.js';
 import { SimBert } from '../model/bert.js';
 import { uploadWeights } from '../model/parameters.js';
 import { Tokenizer } from '../model/tokenizer.js';
-import { loadModel, type LoadedModel } from '../train/model-files.js';
-import type { FlagSpec, ParsedArgs } from './args.js';
+import { loadModel, ModelLocationError, type LoadedModel } from '../train/model-files.js';
+import { UsageError, type FlagSpec, type ParsedArgs } from './args.js';
 
 /** The flags every command that loads a model shares. */
 export const MODEL_FLAGS: FlagSpec[] = [
@@ -30,16 +30,22 @@ export async function openGpu(args: ParsedArgs): Promise<Gpu> {
   return gpu;
 }
 
-export function loadModelFromFlags(args: ParsedArgs): LoadedModel {
+/** Loads the model the flags name; a wrong combination of flags is a usage error (exit 2). */
+export function loadModelFromFlags(args: ParsedArgs, command: string): LoadedModel {
   const flag = (name: string) => args.flags[name] as string | undefined;
-  return loadModel({
-    model: flag('model'),
-    config: flag('config'),
-    checkpoint: flag('checkpoint'),
-    vocab: flag('vocab'),
-    allowMissing: args.flags['allow-missing'] === true,
-    warn: (message) => console.error(message),
-  });
+  try {
+    return loadModel({
+      model: flag('model'),
+      config: flag('config'),
+      checkpoint: flag('checkpoint'),
+      vocab: flag('vocab'),
+      allowMissing: args.flags['allow-missing'] === true,
+      warn: (message) => console.error(message),
+    });
+  } catch (error) {
+    if (error instanceof ModelLocationError) throw new UsageError(error.message, command);
+    throw error;
+  }
 }
 
 /** The model on the GPU and its tokenizer. */

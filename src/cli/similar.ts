@@ -62,7 +62,7 @@ async function run(args: ParsedArgs): Promise<number> {
   const batchSize = batchSizeFlag(args, spec.name);
   const maxlen = checkedMaxlen(args, spec.name);
 
-  const loaded = loadModelFromFlags(args);
+  const loaded = loadModelFromFlags(args, spec.name);
   const countTokens = tokenCounter(new Tokenizer(loaded.vocab));
   const corpus = loadTextLines(corpusPath, countTokens);
   let queries: string[];

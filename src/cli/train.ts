@@ -163,7 +163,7 @@ async function run(args: ParsedArgs): Promise<number> {
     refuseToClobber(out, args);
     if (demo) prepared = prepareDemo(args, out);
     else {
-      const loaded = loadModelFromFlags(args);
+      const loaded = loadModelFromFlags(args, spec.name);
       prepared = {
         loaded, trainFile: args.flags.train as string, testFile: (args.flags.test as string | undefined) ?? null,
         options: trainOptions(args, false), out, data: { train: args.flags.train, test: args.flags.test ?? null },

@@ -53,6 +53,14 @@ export interface SavedModel {
   trainerState?: unknown;
 }
 
+/** The flags naming a model do not fit together (the CLI reports this as a usage error). */
+export class ModelLocationError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ModelLocationError';
+  }
+}
+
 const ADAM_SLOTS = { m: 'adam_m', v: 'adam_v' } as const;
 
 /** Finishes moving a completely staged checkpoint into place, or discards an incomplete one. */
@@ -128,7 +136,7 @@ export function loadModel(location: ModelLocation): LoadedModel {
   if (location.model) {
     const dir = location.model;
     if (location.config || location.checkpoint || location.vocab) {
-      throw new Error('give either --model DIR or --config/--checkpoint/--vocab, not both');
+      throw new ModelLocationError('give either --model DIR or --config/--checkpoint/--vocab, not both');
     }
     if (!existsSync(dir)) throw new Error(`model directory '${dir}' does not exist`);
     recoverModelDir(dir);
@@ -149,7 +157,7 @@ export function loadModel(location: ModelLocation): LoadedModel {
   }
   const missing = (['config', 'checkpoint', 'vocab'] as const).filter((key) => !location[key]);
   if (missing.length > 0) {
-    throw new Error(`a model needs --model DIR, or all of --config, --checkpoint and --vocab (missing: ${missing.map((m) => `--${m}`).join(', ')})`);
+    throw new ModelLocationError(`a model needs --model DIR, or all of --config, --checkpoint and --vocab (missing: ${missing.map((m) => `--${m}`).join(', ')})`);
   }
   const config = loadBertConfig(location.config!);
   const originalSize = readVocabFile(location.vocab!).length;

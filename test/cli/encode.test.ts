@@ -111,7 +111,7 @@ test('input errors exit 1 with one line naming the file and line, and write noth
   };
   const encode = (texts: string, ...extra: string[]) => runCli(['encode', '--model', model.dir, '--texts', texts, '--out', out, ...extra]);
 
-  expectFailure(runCli(['encode', '--texts', textsPath, '--out', out]), 1, 'a model needs --model DIR', /missing: --config, --checkpoint, --vocab/);
+  expectFailure(runCli(['encode', '--texts', textsPath, '--out', out]), 2, 'a model needs --model DIR', /missing: --config, --checkpoint, --vocab/);
   expectFailure(runCli(['encode', '--model', join(scratch, 'nope'), '--texts', textsPath, '--out', out]), 1, join(scratch, 'nope'), /does not exist/);
   const missing = join(scratch, 'missing.txt');
   expectFailure(encode(missing), 1, missing, /cannot read it/);

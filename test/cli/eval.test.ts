@@ -148,8 +148,8 @@ test('errors exit non-zero with one message and leave no scores file', () => {
   expect(run('--model', model.dir), 2, /^simbert eval: --test is required$/);
   expect(run('--model', model.dir, '--test', testPath, '--labels', 'fuzzy'), 2, /--labels must be one of auto, binary, graded, got 'fuzzy'/);
   expect(run('--model', model.dir, '--test', testPath, '--threshold', 'high'), 2, /--threshold expects a number, got 'high'/);
-  expect(run('--test', testPath), 1, /^simbert eval: a model needs --model DIR, or all of --config, --checkpoint and --vocab/);
-  expect(run('--config', model.configPath, '--test', testPath), 1, /missing: --checkpoint, --vocab\)$/);
+  expect(run('--test', testPath), 2, /^simbert eval: a model needs --model DIR, or all of --config, --checkpoint and --vocab/);
+  expect(run('--config', model.configPath, '--test', testPath), 2, /missing: --checkpoint, --vocab\)$/);
   const missing = join(scratch, 'no-such-test.txt');
   expect(run('--model', model.dir, '--test', missing), 1, new RegExp(`^simbert eval: ${missing}: file: cannot read it`));
   const badLabel = writeFile('bad-label.txt', '我好\t你好\t1\n他\t她\tyes\n');

@@ -119,7 +119,7 @@ test('errors exit non-zero with one message and print nothing', () => {
   expect([...withModel, '--query', '我', '--top-k', '0'], 2, /--top-k must be at least 1, got 0/);
   expect([...withModel, '--query', '我', '--format', 'csv'], 2, /--format must be jsonl or table, got 'csv'/);
   expect([...withModel, '--query', '\u200b'], 2, /--query "\u200b" is empty after tokenizing/);
-  expect(['--corpus', corpusPath, '--query', '我'], 1, /^simbert similar: a model needs --model DIR/);
+  expect(['--corpus', corpusPath, '--query', '我'], 2, /^simbert similar: a model needs --model DIR/);
   const missing = join(scratch, 'missing.txt');
   expect(['--model', model.dir, '--corpus', missing, '--query', '我'], 1, new RegExp(`^simbert similar: ${missing}: file: cannot read it`));
   const gap = writeFile('gap.txt', '我好\n\n你好\n');
