@@ -149,7 +149,6 @@ export async function train(run: TrainRun): Promise<{ state: TrainerState; lastE
     events?.checkpoint?.(run.out);
   };
 
-  let lastFinished = performance.now();
   const evaluate = async (epoch: number) => {
     if (!run.test) return;
     const { metrics } = await evaluatePairs(model, tokenizer, run.test.pairs, {
@@ -168,15 +167,13 @@ export async function train(run: TrainRun): Promise<{ state: TrainerState; lastE
     events?.epoch?.(record);
   };
   if (!run.resume) await evaluate(0);
-  lastFinished = performance.now();
 
-  type Pending = { step: number; epoch: number; rows: number; tokens: number; losses: Promise<number[]> };
+  /** A recorded step whose losses are still on their way back; it ends when the next step starts. */
+  type Pending = { step: number; epoch: number; rows: number; tokens: number; losses: Promise<number[]>; started: number; ended?: number };
   let pending: Pending | null = null;
   const finish = async (p: Pending) => {
     const [loss, seq2seq, similarity] = await p.losses;
-    const now = performance.now();
-    const seconds = (now - lastFinished) / 1000;
-    lastFinished = now;
+    const seconds = ((p.ended ?? performance.now()) - p.started) / 1000;
     const record: StepRecord = {
       step: p.step, epoch: p.epoch, loss, seq2seq_loss: seq2seq, similarity_loss: similarity, lr: options.lr,
       seconds, rows_per_second: p.rows / seconds, rows: p.rows, tokens_per_row: p.tokens,
@@ -190,6 +187,8 @@ export async function train(run: TrainRun): Promise<{ state: TrainerState; lastE
   };
 
   while (state.step < totalSteps) {
+    const started = performance.now();
+    if (pending) pending.ended = started;
     const epoch = Math.floor(state.step / batcher.stepsPerEpoch) + 1;
     const batch = batcher.next();
     const encoded = padRows(batch.rows.map((row) => tokenizer.encode(row.source, row.target, options.maxlen)));
@@ -206,7 +205,7 @@ export async function train(run: TrainRun): Promise<{ state: TrainerState; lastE
     }
     const reading = readLosses(losses);
     if (pending) await finish(pending);
-    pending = { step: stepNumber, epoch, rows: encoded.batch, tokens: encoded.seqLen, losses: reading };
+    pending = { step: stepNumber, epoch, rows: encoded.batch, tokens: encoded.seqLen, losses: reading, started };
     state = { ...state, step: stepNumber };
 
     const epochDone = stepNumber % batcher.stepsPerEpoch === 0;
