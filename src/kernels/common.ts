@@ -37,3 +37,33 @@ fn gelu_grad(x: f32) -> f32 {
   return cdf + x * pdf;
 }
 `;
+
+/** An elementwise kernel: one invocation per element i < params.n. */
+export interface PerElementKernel {
+  /** Members of the uniform struct after `n: u32`, e.g. 'alpha: f32'. */
+  uniforms?: string;
+  /** Read-only f32 arrays, bound first in this order. */
+  inputs: string[];
+  /** The f32 array written, bound after the inputs (the uniform struct comes last). */
+  output: string;
+  /** WGSL statements computing element i. */
+  body: string;
+  /** WGSL functions the body calls. */
+  preamble?: string;
+}
+
+export function perElementWgsl(kernel: PerElementKernel): string {
+  const buffers = [...kernel.inputs.map((name) => `var<storage, read> ${name}: array<f32>;`), `var<storage, read_write> ${kernel.output}: array<f32>;`];
+  return /* wgsl */ `
+${kernel.preamble ?? ''}
+struct Params { n: u32${kernel.uniforms ? `, ${kernel.uniforms}` : ''} }
+${buffers.map((declaration, binding) => `@group(0) @binding(${binding}) ${declaration}`).join('\n')}
+@group(0) @binding(${buffers.length}) var<uniform> params: Params;
+
+@compute @workgroup_size(${WORKGROUP_SIZE})
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = ${FLAT_INDEX};
+  if (i >= params.n) { return; }
+  ${kernel.body}
+}`;
+}

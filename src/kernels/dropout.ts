@@ -1,6 +1,6 @@
 import type { Gpu } from '../gpu/device.js';
 import type { PooledBuffer } from '../gpu/pool.js';
-import { FLAT_INDEX, grid1d } from './common.js';
+import { grid1d, perElementWgsl } from './common.js';
 
 /**
  * Inverted dropout from a counter-based generator: whether element `index` is kept is a pure
@@ -40,20 +40,13 @@ export function dropoutParams(rate: number, seed: number): DropoutParams {
   return { seed: seed >>> 0, threshold: Math.min(0xffffffff, Math.round(rate * 2 ** 32)), keepScale: 1 / (1 - rate) };
 }
 
-const DROPOUT = /* wgsl */ `
-${WGSL_DROPOUT}
-struct Params { n: u32, seed: u32, threshold: u32, keep_scale: f32 }
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read_write> out: array<f32>;
-@group(0) @binding(2) var<uniform> params: Params;
-
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = ${FLAT_INDEX};
-  if (i >= params.n) { return; }
-  let keep = dropout_bits(params.seed, i) >= params.threshold;
-  out[i] = select(0.0, x[i] * params.keep_scale, keep);
-}`;
+const DROPOUT = perElementWgsl({
+  preamble: WGSL_DROPOUT,
+  uniforms: 'seed: u32, threshold: u32, keep_scale: f32',
+  inputs: ['x'],
+  output: 'out',
+  body: 'let keep = dropout_bits(params.seed, i) >= params.threshold;\n  out[i] = select(0.0, x[i] * params.keep_scale, keep);',
+});
 
 /**
  * out = mask(seed) * x / (1 - rate). The same call on the output's gradient is the backward,
