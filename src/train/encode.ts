@@ -31,12 +31,16 @@ export async function encodeTexts(model: SimBert, tokenizer: Tokenizer, texts: r
   const hidden = model.config.hiddenSize;
   const batchSize = options.batchSize ?? 64;
   const out = new Float32Array(texts.length * hidden);
-  for (let start = 0; start < texts.length; start += batchSize) {
-    const chunk = texts.slice(start, start + batchSize);
-    const batch = padRows(chunk.map((text) => tokenizer.encode(text, undefined, options.maxlen)));
+  const encodings = texts.map((text) => tokenizer.encode(text, undefined, options.maxlen));
+  // Batches of similar lengths waste less on padding; results go back to the input order.
+  const order = [...encodings.keys()].sort((a, b) => encodings[a].ids.length - encodings[b].ids.length);
+  for (let start = 0; start < order.length; start += batchSize) {
+    const indices = order.slice(start, start + batchSize);
+    const batch = padRows(indices.map((i) => encodings[i]));
     const pooled = scope(() => noGrad(() => model.encode(batch, { training: false }).pooled));
-    out.set(await pooled.toArray(), start * hidden);
+    const vectors = await pooled.toArray();
     pooled.release();
+    indices.forEach((textIndex, row) => out.set(vectors.subarray(row * hidden, (row + 1) * hidden), textIndex * hidden));
     options.onProgress?.(Math.min(start + batchSize, texts.length), texts.length);
   }
   return out;
