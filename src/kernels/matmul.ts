@@ -7,8 +7,22 @@ import { WGSL_GELU } from './common.js';
  * when transA), opB(b) logically [K, N] (stored [N, K] when transB). The epilogue optionally adds
  * a bias of N and applies GELU; with GELU the pre-activation is written too, for the backward.
  *
- * Version 1 (this file): register tiles of TILE_M x TILE_N outputs per invocation, operands read
- * straight from storage (on lavapipe workgroup memory costs as much as a global load).
+ * Versions (GFLOP/s, median, lavapipe on the 2-core AVX-512 machine, M x K x N = 1024 x 768 x 768,
+ * plain / transA / transB; see bench/RESULTS.md for every shape):
+ *   1 'register'  register tiles of 4 x 8 outputs per invocation, operands read straight from
+ *                 storage. 14.4 / 8.2 / 7.2. Used on software adapters without subgroups.
+ *   2 'subgroup'  (default on software adapters with the subgroups feature) a subgroup of S lanes
+ *                 owns a TM x (S*TN) tile; per block of S k-steps each lane loads one A value per
+ *                 row (lane l takes k0 + l) and the tile's rows are shared with subgroupBroadcast,
+ *                 while each lane loads its own TN B values; accumulators are updated in row
+ *                 sub-blocks across the S steps so that their spills stay vector loads/stores.
+ *                 ~24-26 / see RESULTS.md. On lavapipe (Mesa 25.0) every storage load is compiled to a
+ *                 per-lane loop (~15 instructions per lane and element, bounds check included),
+ *                 vec4 loads cost as much per element, so speed is set by elements loaded per FMA.
+ *   3 'tiled'     (default on hardware adapters) the classic workgroup-memory tiled kernel: 64 x 64
+ *                 output tile, 16-deep k slices staged in workgroup memory, 4 x 4 per invocation.
+ *                 On lavapipe workgroup memory costs as much as a global load (~9 GFLOP/s).
+ * SIMBERT_MATMUL=register|subgroup|tiled (or setMatmulVariant) overrides the per-adapter choice.
  */
 
 export type Activation = 'none' | 'gelu';
@@ -29,10 +43,42 @@ export interface MatmulEpilogue {
   preActivation?: PooledBuffer;
 }
 
-const TILE_M = 4;
-const TILE_N = 8;
-const WORKGROUP_X = 8;
-const WORKGROUP_Y = 8;
+export type MatmulVariant = 'register' | 'subgroup' | 'tiled';
+export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['register', 'subgroup', 'tiled'];
+
+let forcedVariant: MatmulVariant | null = null;
+
+/** Forces one kernel version for every later matmul (null: the per-adapter choice). For tests and benchmarks. */
+export function setMatmulVariant(variant: MatmulVariant | null): void {
+  forcedVariant = variant;
+}
+
+function variantFromEnv(): MatmulVariant | null {
+  const value = process.env.SIMBERT_MATMUL;
+  if (value === undefined || value === '' || value === 'auto') return null;
+  if ((MATMUL_VARIANTS as readonly string[]).includes(value)) return value as MatmulVariant;
+  throw new Error(`SIMBERT_MATMUL must be one of ${MATMUL_VARIANTS.join(', ')} or auto, got '${value}'`);
+}
+
+/** The subgroup size when the adapter has exactly one (the subgroup kernel is compiled for it), else 0. */
+function fixedSubgroupSize(gpu: Gpu): number {
+  if (!gpu.hasSubgroups) return 0;
+  const info = (gpu.device as GPUDevice & { adapterInfo?: { subgroupMinSize?: number; subgroupMaxSize?: number } }).adapterInfo;
+  const min = info?.subgroupMinSize ?? 0;
+  const max = info?.subgroupMaxSize ?? 0;
+  return min === max && min >= 4 && min <= 64 ? min : 0;
+}
+
+/** The kernel version a matmul on this GPU uses now. */
+export function matmulVariant(gpu: Gpu): MatmulVariant {
+  const chosen = forcedVariant ?? variantFromEnv();
+  if (chosen === 'subgroup' && fixedSubgroupSize(gpu) === 0) {
+    throw new Error('matmul variant "subgroup" needs the subgroups feature with one fixed subgroup size');
+  }
+  if (chosen) return chosen;
+  if (gpu.adapterKind === 'hardware') return 'tiled';
+  return fixedSubgroupSize(gpu) ? 'subgroup' : 'register';
+}
 
 interface Variant {
   transA: boolean;
@@ -45,11 +91,9 @@ function range(n: number): number[] {
   return Array.from({ length: n }, (_, i) => i);
 }
 
-function matmulWgsl(v: Variant): string {
-  const rows = range(TILE_M);
-  const cols = range(TILE_N);
-  const aIndex = (i: number) => (v.transA ? `a_base + k * params.m + r${i}` : `a_row${i} + k`);
-  const bIndex = (j: number) => (v.transB ? `b_col${j} + k` : `b_base + k * params.n + c${j}`);
+const PARAMS = 'struct Params { m: u32, k: u32, n: u32, stride_a: u32, stride_b: u32, stride_c: u32 }';
+
+function bindingsWgsl(v: Variant): string {
   const bindings = [
     '@group(0) @binding(0) var<storage, read> a: array<f32>;',
     '@group(0) @binding(1) var<storage, read> b: array<f32>;',
@@ -58,21 +102,37 @@ function matmulWgsl(v: Variant): string {
   ];
   if (v.bias) bindings.push('@group(0) @binding(4) var<storage, read> bias: array<f32>;');
   if (v.activation === 'gelu') bindings.push('@group(0) @binding(5) var<storage, read_write> pre: array<f32>;');
-  const store = (i: number, j: number) => {
-    const value = v.bias ? `acc${i}_${j} + bias[col]` : `acc${i}_${j}`;
-    const body = v.activation === 'gelu' ? `let z = ${value}; pre[o] = z; out[o] = gelu(z);` : `out[o] = ${value};`;
-    return `  { let row = row0 + ${i}u; let col = col0 + ${j}u;
-    if (row < params.m && col < params.n) { let o = c_base + row * params.n + col; ${body} } }`;
-  };
-  return /* wgsl */ `
-${v.activation === 'gelu' ? WGSL_GELU : ''}
-struct Params { m: u32, k: u32, n: u32, stride_a: u32, stride_b: u32, stride_c: u32 }
-${bindings.join('\n')}
+  return `${v.activation === 'gelu' ? WGSL_GELU : ''}\n${PARAMS}\n${bindings.join('\n')}`;
+}
 
-@compute @workgroup_size(${WORKGROUP_X}, ${WORKGROUP_Y})
+/** WGSL storing `value` at (row, col) of batch entry c_base, through the epilogue; row and col are in range. */
+function storeWgsl(v: Variant, value: string): string {
+  const biased = v.bias ? `${value} + bias[col]` : value;
+  const body = v.activation === 'gelu' ? `let z = ${biased}; pre[o] = z; out[o] = gelu(z);` : `out[o] = ${biased};`;
+  return `let o = c_base + row * params.n + col; ${body}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Version 1: register tiles.
+
+const REG_TILE_M = 4;
+const REG_TILE_N = 8;
+const REG_WG = 8;
+
+function registerWgsl(v: Variant): string {
+  const rows = range(REG_TILE_M);
+  const cols = range(REG_TILE_N);
+  const aIndex = (i: number) => (v.transA ? `a_base + k * params.m + r${i}` : `a_row${i} + k`);
+  const bIndex = (j: number) => (v.transB ? `b_col${j} + k` : `b_base + k * params.n + c${j}`);
+  const store = (i: number, j: number) => `  { let row = row0 + ${i}u; let col = col0 + ${j}u;
+    if (row < params.m && col < params.n) { ${storeWgsl(v, `acc${i}_${j}`)} } }`;
+  return /* wgsl */ `
+${bindingsWgsl(v)}
+
+@compute @workgroup_size(${REG_WG}, ${REG_WG})
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
-  let row0 = (wg.y * ${WORKGROUP_Y}u + lid.y) * ${TILE_M}u;
-  let col0 = (wg.x * ${WORKGROUP_X}u + lid.x) * ${TILE_N}u;
+  let row0 = (wg.y * ${REG_WG}u + lid.y) * ${REG_TILE_M}u;
+  let col0 = (wg.x * ${REG_WG}u + lid.x) * ${REG_TILE_N}u;
   if (row0 >= params.m || col0 >= params.n) { return; }
   let a_base = wg.z * params.stride_a;
   let b_base = wg.z * params.stride_b;
@@ -91,13 +151,144 @@ ${rows.map((i) => cols.map((j) => store(i, j)).join('\n')).join('\n')}
 }`;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Version 2: subgroup broadcast of A, per-lane B.
+
+export interface SubgroupTile {
+  /** rows per subgroup (broadcast operand) */
+  tm: number;
+  /** columns per lane */
+  tn: number;
+  /** rows per accumulator sub-block */
+  sb: number;
+  /** subgroups per workgroup along M and along N */
+  sgm: number;
+  sgn: number;
+}
+
+export const DEFAULT_SUBGROUP_TILE: SubgroupTile = { tm: 16, tn: 2, sb: 4, sgm: 8, sgn: 1 };
+let subgroupTile: SubgroupTile = DEFAULT_SUBGROUP_TILE;
+
+/** Overrides the subgroup kernel's tile (benchmarks). */
+export function setSubgroupTile(tile: SubgroupTile | null): void {
+  subgroupTile = tile ?? DEFAULT_SUBGROUP_TILE;
+}
+
+function subgroupWgsl(v: Variant, s: number, t: SubgroupTile): string {
+  const { tm, tn, sb, sgm, sgn } = t;
+  if (tm % sb !== 0) throw new Error(`matmul tile: ${tm} rows are not a multiple of the sub-block ${sb}`);
+  const rows = range(tm);
+  const cols = range(tn);
+  const steps = range(s);
+  const aIndex = (i: number) => (v.transA ? `a_base + kl * params.m + r${i}` : `a_row${i} + kl`);
+  const bIndex = (j: number, step: string) => (v.transB ? `b_col${j} + ${step}` : `b_base + ${step} * params.n + c${j}`);
+  const fmaBlock = range(tm / sb).map((block) =>
+    steps.map((step) => range(sb).map((ii) => {
+      const i = block * sb + ii;
+      return `      { let av = subgroupBroadcast(al${i}, ${step}u); ${cols.map((j) => `acc${i}_${j} = fma(av, b${step}_${j}, acc${i}_${j});`).join(' ')} }`;
+    }).join('\n')).join('\n')).join('\n');
+  const store = (i: number, j: number) => `  { let row = row0 + ${i}u; let col = col0 + ${j}u;
+    if (row < params.m && col < params.n) { ${storeWgsl(v, `acc${i}_${j}`)} } }`;
+  // The early return below is uniform per subgroup (it depends on the subgroup index only).
+  return /* wgsl */ `enable subgroups;
+diagnostic(off, subgroup_uniformity);
+${bindingsWgsl(v)}
+
+@compute @workgroup_size(${s * sgm * sgn})
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let sg = li / ${s}u;
+  let row0 = (wg.y * ${sgm}u + sg / ${sgn}u) * ${tm}u;
+  let sg_col0 = (wg.x * ${sgn}u + sg % ${sgn}u) * ${s * tn}u;
+  // Whole subgroups outside the output leave together (the broadcasts need every lane of a subgroup).
+  if (row0 >= params.m || sg_col0 >= params.n) { return; }
+  let col0 = sg_col0 + lane * ${tn}u;
+  let a_base = wg.z * params.stride_a;
+  let b_base = wg.z * params.stride_b;
+  let c_base = wg.z * params.stride_c;
+${rows.map((i) => `  let r${i} = min(row0 + ${i}u, params.m - 1u);${v.transA ? '' : ` let a_row${i} = a_base + r${i} * params.k;`}`).join('\n')}
+${cols.map((j) => `  let c${j} = min(col0 + ${j}u, params.n - 1u);${v.transB ? ` let b_col${j} = b_base + c${j} * params.k;` : ''}`).join('\n')}
+${rows.map((i) => `  ${cols.map((j) => `var acc${i}_${j} = 0.0;`).join(' ')}`).join('\n')}
+  for (var k0 = 0u; k0 < params.k; k0 += ${s}u) {
+    // Lane l holds A[row, k0 + l] of every row; steps past K read zeros.
+    let kl = min(k0 + lane, params.k - 1u);
+    let live = k0 + lane < params.k;
+${rows.map((i) => `    let al${i} = select(0.0, a[${aIndex(i)}], live);`).join('\n')}
+${steps.map((step) => `    let k${step} = min(k0 + ${step}u, params.k - 1u); let in${step} = k0 + ${step}u < params.k;\n${cols.map((j) => `    let b${step}_${j} = select(0.0, b[${bIndex(j, `k${step}`)}], in${step});`).join('\n')}`).join('\n')}
+${fmaBlock}
+  }
+${rows.map((i) => cols.map((j) => store(i, j)).join('\n')).join('\n')}
+}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Version 3: workgroup-memory tiles (hardware GPUs).
+
+const TILE = 64;
+const TILE_K = 16;
+const THREAD = 4; // outputs per invocation along each axis; 16 x 16 invocations
+
+function tiledWgsl(v: Variant): string {
+  const per = range(THREAD);
+  const loads = (TILE * TILE_K) / 256; // elements of each operand tile per invocation
+  // A tile: As[kk][mm] = opA(a)[row0 + mm, k0 + kk]; B tile: Bs[kk][nn] = opB(b)[k0 + kk, col0 + nn].
+  const aElement = v.transA ? 'a[a_base + k * params.m + r]' : 'a[a_base + r * params.k + k]';
+  const bElement = v.transB ? 'b[b_base + c * params.k + k]' : 'b[b_base + k * params.n + c]';
+  // Consecutive invocations take consecutive addresses: along M (transA) or K for A, along N (not transB) or K for B.
+  const aCoords = v.transA ? 'let kk = e / 64u; let mm = e % 64u;' : 'let mm = e / 16u; let kk = e % 16u;';
+  const bCoords = v.transB ? 'let nn = e / 16u; let kk = e % 16u;' : 'let kk = e / 64u; let nn = e % 64u;';
+  const store = (i: number, j: number) => `  { let row = row0 + ty * ${THREAD}u + ${i}u; let col = col0 + tx * ${THREAD}u + ${j}u;
+    if (row < params.m && col < params.n) { ${storeWgsl(v, `acc${i}_${j}`)} } }`;
+  return /* wgsl */ `
+${bindingsWgsl(v)}
+var<workgroup> As: array<f32, ${TILE * TILE_K}>;
+var<workgroup> Bs: array<f32, ${TILE * TILE_K}>;
+
+@compute @workgroup_size(16, 16)
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u, @builtin(local_invocation_index) li: u32) {
+  let row0 = wg.y * ${TILE}u;
+  let col0 = wg.x * ${TILE}u;
+  let tx = lid.x;
+  let ty = lid.y;
+  let a_base = wg.z * params.stride_a;
+  let b_base = wg.z * params.stride_b;
+  let c_base = wg.z * params.stride_c;
+${per.map((i) => `  ${per.map((j) => `var acc${i}_${j} = 0.0;`).join(' ')}`).join('\n')}
+  for (var k0 = 0u; k0 < params.k; k0 += ${TILE_K}u) {
+    for (var t = 0u; t < ${loads}u; t++) {
+      let e = t * 256u + li;
+      {
+        ${aCoords}
+        let r = row0 + mm; let k = k0 + kk;
+        As[kk * 64u + mm] = select(0.0, ${aElement}, r < params.m && k < params.k);
+      }
+      {
+        ${bCoords}
+        let c = col0 + nn; let k = k0 + kk;
+        Bs[kk * 64u + nn] = select(0.0, ${bElement}, c < params.n && k < params.k);
+      }
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < ${TILE_K}u; kk++) {
+${per.map((i) => `      let a${i} = As[kk * 64u + ty * ${THREAD}u + ${i}u];`).join('\n')}
+${per.map((j) => `      let b${j} = Bs[kk * 64u + tx * ${THREAD}u + ${j}u];`).join('\n')}
+${per.map((i) => `      ${per.map((j) => `acc${i}_${j} = fma(a${i}, b${j}, acc${i}_${j});`).join(' ')}`).join('\n')}
+    }
+    workgroupBarrier();
+  }
+${per.map((i) => per.map((j) => store(i, j)).join('\n')).join('\n')}
+}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+
 const sources = new Map<string, string>();
 
-function source(v: Variant): string {
-  const key = `${v.transA}${v.transB}${v.bias}${v.activation}`;
+function source(kind: MatmulVariant, v: Variant, s: number): string {
+  const tile = subgroupTile;
+  const key = `${kind}|${v.transA}${v.transB}${v.bias}${v.activation}|${kind === 'subgroup' ? `${s}:${tile.tm}x${tile.tn}/${tile.sb}:${tile.sgm}x${tile.sgn}` : ''}`;
   let wgsl = sources.get(key);
   if (wgsl === undefined) {
-    wgsl = matmulWgsl(v);
+    wgsl = kind === 'subgroup' ? subgroupWgsl(v, s, tile) : kind === 'tiled' ? tiledWgsl(v) : registerWgsl(v);
     sources.set(key, wgsl);
   }
   return wgsl;
@@ -111,7 +302,9 @@ export function matmul(gpu: Gpu, a: PooledBuffer, b: PooledBuffer, out: PooledBu
   if (m === 0 || n === 0 || batch === 0) return;
   if (k === 0) throw new Error('matmul with K = 0 is not supported');
   const variant: Variant = { transA: !!shape.transA, transB: !!shape.transB, bias: !!epilogue.bias, activation };
-  const kernel = gpu.kernel({ name: 'matmul', wgsl: source(variant) });
+  const kind = matmulVariant(gpu);
+  const s = kind === 'subgroup' ? fixedSubgroupSize(gpu) : 0;
+  const kernel = gpu.kernel({ name: `matmul-${kind}`, wgsl: source(kind, variant, s) });
   const bindings: Record<string, PooledBuffer | Record<string, number>> = {
     a,
     b,
@@ -120,11 +313,15 @@ export function matmul(gpu: Gpu, a: PooledBuffer, b: PooledBuffer, out: PooledBu
   };
   if (epilogue.bias) bindings.bias = epilogue.bias;
   if (epilogue.preActivation) bindings.pre = epilogue.preActivation;
-  const workgroups: [number, number, number] = [
-    Math.ceil(n / (TILE_N * WORKGROUP_X)),
-    Math.ceil(m / (TILE_M * WORKGROUP_Y)),
-    batch,
-  ];
+  let workgroups: [number, number, number];
+  if (kind === 'subgroup') {
+    const t = subgroupTile;
+    workgroups = [Math.ceil(n / (s * t.tn * t.sgn)), Math.ceil(m / (t.tm * t.sgm)), batch];
+  } else if (kind === 'tiled') {
+    workgroups = [Math.ceil(n / TILE), Math.ceil(m / TILE), batch];
+  } else {
+    workgroups = [Math.ceil(n / (REG_TILE_N * REG_WG)), Math.ceil(m / (REG_TILE_M * REG_WG)), batch];
+  }
   gpu.dispatch(kernel, bindings, workgroups);
 }
 

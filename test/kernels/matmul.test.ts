@@ -1,5 +1,7 @@
 import { test } from 'uvu';
+import { activeGpu } from '../../src/autograd/engine.js';
 import { linear, matmul } from '../../src/autograd/ops/matmul.js';
+import { MATMUL_VARIANTS, matmulVariant, setMatmulVariant, type MatmulVariant } from '../../src/kernels/matmul.js';
 import { Tensor } from '../../src/autograd/tensor.js';
 import { assertClose } from '../support/compare.js';
 import { checkGradients, checkGradientsAgainstReference, reportWorst } from '../support/check-op.js';
@@ -7,59 +9,104 @@ import { testGpu } from '../support/engine.js';
 import { randomArray } from '../support/random.js';
 import * as ref from '../support/reference.js';
 
+let variants: MatmulVariant[] = [];
+
 test.before(async () => {
-  await testGpu();
+  const gpu = await testGpu();
+  // Every kernel version this adapter can run, each forced in turn (the subgroup one needs the feature).
+  variants = MATMUL_VARIANTS.filter((variant) => {
+    setMatmulVariant(variant);
+    try {
+      matmulVariant(gpu);
+      return true;
+    } catch {
+      console.log(`skipped: matmul variant ${variant} on this adapter`);
+      return false;
+    } finally {
+      setMatmulVariant(null);
+    }
+  });
 });
 
-// (batch, M, K, N): 1x1, tiny, not multiples of any tile, and batched.
+/** Runs `body` once per kernel version, forcing it, and restores the per-adapter choice. */
+async function forEachVariant(body: (variant: MatmulVariant) => Promise<void>): Promise<void> {
+  for (const variant of variants) {
+    setMatmulVariant(variant);
+    try {
+      await body(variant);
+    } finally {
+      setMatmulVariant(null);
+    }
+  }
+}
+
+test('the per-adapter default is a version this adapter runs', () => {
+  const gpu = activeGpu();
+  const chosen = matmulVariant(gpu);
+  if (!variants.includes(chosen)) throw new Error(`default ${chosen} not among ${variants.join(', ')}`);
+});
+
+// (batch, M, K, N): 1x1, tiny, not multiples of any tile (subgroup tiles are 16 x 16, 128 rows a
+// workgroup; tiled 64 x 64 by 16), K past one and several k blocks with a tail, and batched.
 const SHAPES: [number, number, number, number][] = [
   [1, 1, 1, 1], [1, 7, 13, 5], [1, 129, 65, 33], [3, 17, 9, 31], [2, 64, 128, 96], [1, 1, 300, 1], [1, 33, 1, 70],
+  [1, 131, 37, 67], [2, 20, 19, 130],
 ];
 
 for (const [batch, m, k, n] of SHAPES) {
   for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]]) {
-    test(`matmul b${batch} ${m}x${k}x${n} transA=${transA} transB=${transB} matches the CPU`, async () => {
+    test(`matmul b${batch} ${m}x${k}x${n} transA=${transA} transB=${transB} matches the CPU (every version)`, async () => {
       const a = randomArray(batch * m * k, m + k);
       const b = randomArray(batch * k * n, k + n);
+      const expected = ref.matmul(a, b, { batch, m, k, n, transA, transB });
       const ta = Tensor.fromArray(a, transA ? [batch, k, m] : [batch, m, k]);
       const tb = Tensor.fromArray(b, transB ? [batch, n, k] : [batch, k, n]);
-      const out = matmul(ta, tb, { transA, transB });
-      const expected = ref.matmul(a, b, { batch, m, k, n, transA, transB });
-      assertClose(await out.toArray(), expected, 'matmul', { rtol: 1e-5, atol: 1e-5 * Math.sqrt(k) });
-      for (const t of [ta, tb, out]) t.release();
+      await forEachVariant(async (variant) => {
+        const out = matmul(ta, tb, { transA, transB });
+        assertClose(await out.toArray(), expected, `matmul (${variant})`, { rtol: 1e-5, atol: 1e-5 * Math.sqrt(k) });
+        out.release();
+      });
+      for (const t of [ta, tb]) t.release();
     });
   }
 }
 
-for (const [m, k, n] of [[1, 1, 1], [7, 13, 5], [129, 65, 33]]) {
-  test(`linear ${m}x${k}x${n} with bias, with and without fused GELU, matches the CPU`, async () => {
+for (const [m, k, n] of [[1, 1, 1], [7, 13, 5], [129, 65, 33], [130, 70, 131]]) {
+  test(`linear ${m}x${k}x${n} with bias, with and without fused GELU, matches the CPU (every version)`, async () => {
     const x = randomArray(m * k, 1, 2);
     const w = randomArray(k * n, 2);
     const bias = randomArray(n, 3);
     const [tx, tw, tbias] = [Tensor.fromArray(x, [m, k]), Tensor.fromArray(w, [k, n]), Tensor.fromArray(bias, [n])];
-    const plain = linear(tx, tw, tbias);
-    const withGelu = linear(tx, tw, tbias, 'gelu');
     const tolerance = { rtol: 1e-5, atol: 2e-5 * Math.sqrt(k) };
-    assertClose(await plain.toArray(), ref.matmul(x, w, { batch: 1, m, k, n }, bias), 'linear', tolerance);
-    assertClose(await withGelu.toArray(), ref.matmul(x, w, { batch: 1, m, k, n }, bias, 'gelu'), 'linear+gelu', tolerance);
-    for (const t of [tx, tw, tbias, plain, withGelu]) t.release();
+    await forEachVariant(async (variant) => {
+      const plain = linear(tx, tw, tbias);
+      const withGelu = linear(tx, tw, tbias, 'gelu');
+      assertClose(await plain.toArray(), ref.matmul(x, w, { batch: 1, m, k, n }, bias), `linear (${variant})`, tolerance);
+      assertClose(await withGelu.toArray(), ref.matmul(x, w, { batch: 1, m, k, n }, bias, 'gelu'), `linear+gelu (${variant})`, tolerance);
+      for (const t of [plain, withGelu]) t.release();
+    });
+    for (const t of [tx, tw, tbias]) t.release();
   });
 }
 
-test('matmul gradients (every transpose, batched)', async () => {
-  for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]]) {
-    const [batch, m, k, n] = [2, 5, 7, 3];
-    const shapeA = transA ? [batch, k, m] : [batch, m, k];
-    const shapeB = transB ? [batch, n, k] : [batch, k, n];
-    await checkGradients('matmul', [shapeA, shapeB], ([a, b]) => matmul(a, b, { transA, transB }));
-  }
-  await checkGradients('matmul', [[1, 1, 1], [1, 1, 1]], ([a, b]) => matmul(a, b));
+test('matmul gradients (every transpose, batched, every version)', async () => {
+  await forEachVariant(async () => {
+    for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]]) {
+      const [batch, m, k, n] = [2, 5, 7, 3];
+      const shapeA = transA ? [batch, k, m] : [batch, m, k];
+      const shapeB = transB ? [batch, n, k] : [batch, k, n];
+      await checkGradients('matmul', [shapeA, shapeB], ([a, b]) => matmul(a, b, { transA, transB }));
+    }
+    await checkGradients('matmul', [[1, 1, 1], [1, 1, 1]], ([a, b]) => matmul(a, b));
+  });
 });
 
-test('linear gradients (bias, fused GELU)', async () => {
-  await checkGradients('linear', [[6, 7], [7, 9], [9]], ([x, w, b]) => linear(x, w, b));
-  await checkGradients('linear+gelu', [[2, 3, 7], [7, 9], [9]], ([x, w, b]) => linear(x, w, b, 'gelu'));
-  await checkGradients('linear', [[1, 1], [1, 1]], ([x, w]) => linear(x, w));
+test('linear gradients (bias, fused GELU, every version)', async () => {
+  await forEachVariant(async () => {
+    await checkGradients('linear', [[6, 7], [7, 9], [9]], ([x, w, b]) => linear(x, w, b));
+    await checkGradients('linear+gelu', [[2, 3, 7], [7, 9], [9]], ([x, w, b]) => linear(x, w, b, 'gelu'));
+    await checkGradients('linear', [[1, 1], [1, 1]], ([x, w]) => linear(x, w));
+  });
 });
 
 test('linear+gelu gradient against float64 reference', async () => {
