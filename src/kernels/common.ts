@@ -1,4 +1,5 @@
 /** Pieces shared by the WGSL of several kernels, and dispatch geometry helpers. */
+import type { Gpu } from '../gpu/device.js';
 
 export const WORKGROUP_SIZE = 64;
 
@@ -66,4 +67,16 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   if (i >= params.n) { return; }
   ${kernel.body}
 }`;
+}
+
+/**
+ * The adapter's subgroup size when it has the subgroups feature and exactly one size (kernels
+ * that unroll over the lanes of a subgroup are compiled for it), else 0. lavapipe: 8.
+ */
+export function fixedSubgroupSize(gpu: Gpu): number {
+  if (!gpu.hasSubgroups) return 0;
+  const info = (gpu.device as GPUDevice & { adapterInfo?: { subgroupMinSize?: number; subgroupMaxSize?: number } }).adapterInfo;
+  const min = info?.subgroupMinSize ?? 0;
+  const max = info?.subgroupMaxSize ?? 0;
+  return min === max && min >= 4 && min <= 64 ? min : 0;
 }

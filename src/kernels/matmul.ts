@@ -1,6 +1,6 @@
 import type { Gpu } from '../gpu/device.js';
 import type { PooledBuffer } from '../gpu/pool.js';
-import { WGSL_GELU } from './common.js';
+import { fixedSubgroupSize, WGSL_GELU } from './common.js';
 
 /**
  * Batched matmul: out[b] = epilogue(opA(a[b]) @ opB(b[b])), opA(a) logically [M, K] (stored [K, M]
@@ -58,15 +58,6 @@ function variantFromEnv(): MatmulVariant | null {
   if (value === undefined || value === '' || value === 'auto') return null;
   if ((MATMUL_VARIANTS as readonly string[]).includes(value)) return value as MatmulVariant;
   throw new Error(`SIMBERT_MATMUL must be one of ${MATMUL_VARIANTS.join(', ')} or auto, got '${value}'`);
-}
-
-/** The subgroup size when the adapter has exactly one (the subgroup kernel is compiled for it), else 0. */
-function fixedSubgroupSize(gpu: Gpu): number {
-  if (!gpu.hasSubgroups) return 0;
-  const info = (gpu.device as GPUDevice & { adapterInfo?: { subgroupMinSize?: number; subgroupMaxSize?: number } }).adapterInfo;
-  const min = info?.subgroupMinSize ?? 0;
-  const max = info?.subgroupMaxSize ?? 0;
-  return min === max && min >= 4 && min <= 64 ? min : 0;
 }
 
 /** The kernel version a matmul on this GPU uses now. */

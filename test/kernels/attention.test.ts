@@ -2,15 +2,42 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { unilmAttention, type AttentionMask } from '../../src/autograd/ops/attention.js';
 import { Tensor } from '../../src/autograd/tensor.js';
+import { attentionVariant, setAttentionVariant, type AttentionVariant } from '../../src/kernels/attention.js';
 import { assertClose, maxRelativeError } from '../support/compare.js';
 import { checkGradients, checkGradientsAgainstReference, reportWorst } from '../support/check-op.js';
 import { testGpu } from '../support/engine.js';
 import { randomArray } from '../support/random.js';
 import * as ref from '../support/reference.js';
 
+let variants: AttentionVariant[] = [];
+
 test.before(async () => {
-  await testGpu();
+  const gpu = await testGpu();
+  // Every kernel version this adapter runs (the subgroup one needs the feature), each forced in turn.
+  variants = (['rows', 'subgroup'] as AttentionVariant[]).filter((variant) => {
+    setAttentionVariant(variant);
+    try {
+      attentionVariant(gpu);
+      return true;
+    } catch {
+      console.log(`skipped: attention variant ${variant} on this adapter`);
+      return false;
+    } finally {
+      setAttentionVariant(null);
+    }
+  });
 });
+
+async function forEachVariant(body: (variant: AttentionVariant) => Promise<void>): Promise<void> {
+  for (const variant of variants) {
+    setAttentionVariant(variant);
+    try {
+      await body(variant);
+    } finally {
+      setAttentionVariant(null);
+    }
+  }
+}
 
 /**
  * A mask from per-row layouts [first text, second text]: `[CLS] a [SEP]` in segment 0, `b [SEP]`
@@ -51,17 +78,20 @@ function referenceOf(c: Case, q: ArrayLike<number>, k: ArrayLike<number>, v: Arr
 }
 
 for (const c of CASES) {
-  test(`unilmAttention forward: ${c.name}`, async () => {
+  test(`unilmAttention forward: ${c.name} (every version)`, async () => {
     const shape = [c.mask.batch, c.mask.seqLen, c.hidden];
     const size = shape[0] * shape[1] * shape[2];
     const [q, k, v] = [1, 2, 3].map((seed) => randomArray(size, seed + c.hidden, 2));
     const tensors = [q, k, v].map((data) => Tensor.fromArray(data, shape));
-    const out = unilmAttention(tensors[0], tensors[1], tensors[2], c.heads, c.mask, c.dropout);
-    const actual = await out.toArray();
     const expected = referenceOf(c, q, k, v);
-    assertClose(actual, expected, c.name, { rtol: 1e-4, atol: 2e-6 });
-    console.log(`worst: reference unilmAttention ${JSON.stringify(shape)} heads ${c.heads}${c.dropout ? ' dropout' : ''} ${maxRelativeError(actual, expected).toExponential(2)}`);
-    for (const t of [...tensors, out]) t.release();
+    await forEachVariant(async (variant) => {
+      const out = unilmAttention(tensors[0], tensors[1], tensors[2], c.heads, c.mask, c.dropout);
+      const actual = await out.toArray();
+      assertClose(actual, expected, `${c.name} (${variant})`, { rtol: 1e-4, atol: 2e-6 });
+      console.log(`worst: reference unilmAttention ${variant} ${JSON.stringify(shape)} heads ${c.heads}${c.dropout ? ' dropout' : ''} ${maxRelativeError(actual, expected).toExponential(2)}`);
+      out.release();
+    });
+    for (const t of tensors) t.release();
   });
 }
 
@@ -93,18 +123,21 @@ test('unilmAttention refuses mismatched shapes and masks', () => {
   for (const t of [a, b]) t.release();
 });
 
-test('unilmAttention gradients (central differences)', async () => {
-  for (const c of [CASES[0], CASES[1], CASES[2], CASES[4]]) {
-    const shape = [c.mask.batch, c.mask.seqLen, c.hidden];
-    await checkGradients(`unilmAttention${c.dropout ? ' dropout' : ''}`, [shape, shape, shape], ([q, k, v]) => unilmAttention(q, k, v, c.heads, c.mask, c.dropout), { step: 3e-3 });
-  }
+test('unilmAttention gradients (central differences, every version)', async () => {
+  await forEachVariant(async () => {
+    for (const c of [CASES[0], CASES[1], CASES[2], CASES[4]]) {
+      const shape = [c.mask.batch, c.mask.seqLen, c.hidden];
+      await checkGradients(`unilmAttention${c.dropout ? ' dropout' : ''}`, [shape, shape, shape], ([q, k, v]) => unilmAttention(q, k, v, c.heads, c.mask, c.dropout), { step: 3e-3 });
+    }
+  });
 });
 
-test('unilmAttention gradients against float64', async () => {
-  for (const c of [
+test('unilmAttention gradients against float64 (every version)', async () => {
+  await forEachVariant(async () => { for (const c of [
     { name: 'padding', heads: 2, hidden: 6, mask: makeMask(5, [[2, 2], [3, 1]]) },
     { name: 'dropout', heads: 2, hidden: 4, mask: makeMask(6, [[3, 3]]), dropout: { rate: 0.5, seed: 3 } },
     { name: 'head 64', heads: 2, hidden: 128, mask: makeMask(7, [[3, 3]]) },
+    { name: 'rows past one subgroup tile, padding, dropout', heads: 1, hidden: 8, mask: makeMask(19, [[9, 7]]), dropout: { rate: 0.2, seed: 5 } },
   ] as Case[]) {
     const shape = [c.mask.batch, c.mask.seqLen, c.hidden];
     await checkGradientsAgainstReference(
@@ -114,7 +147,7 @@ test('unilmAttention gradients against float64', async () => {
       ([q, k, v]) => referenceOf(c, q, k, v),
       { tolerance: 2e-5 },
     );
-  }
+  } });
 });
 
 test.after(() => reportWorst());
