@@ -1,22 +1,31 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import type { ModelConfigSpec } from './step.js';
 
 const PYTHON = '/usr/bin/python3';
 export const BASELINE_INSTALL = 'apt-get install python3-torch libopenblas0-openmp';
+
+export interface TorchRequest {
+  matmul: [number, number, number][];
+  steps: { config: ModelConfigSpec; rows: number; tokens: number; samples: number }[];
+  encode: { config: ModelConfigSpec; rows: number; tokens: number; samples: number }[];
+}
 
 export interface TorchBaseline {
   torch: string;
   threads: number;
   blas: string;
   matmul: { m: number; k: number; n: number; medianMs: number; gflops: number }[];
+  steps: { config: string; rows: number; tokens: number; medianMs: number }[];
+  encode: { config: string; rows: number; tokens: number; medianMs: number; sentencesPerSecond: number }[];
 }
 
-/** Runs the PyTorch baseline script, or returns why it was skipped. */
-export function runTorchBaseline(shapes: [number, number, number][]): TorchBaseline | { skipped: string } {
+/** Runs the PyTorch baseline script (matmuls, training steps, encoding), or returns why it was skipped. */
+export function runTorchBaseline(request: TorchRequest): TorchBaseline | { skipped: string } {
   if (!existsSync(PYTHON)) return { skipped: `${PYTHON} not found (install: ${BASELINE_INSTALL})` };
   const script = fileURLToPath(new URL('../../bench/torch-baseline.py', import.meta.url));
-  const result = spawnSync(PYTHON, [script, JSON.stringify(shapes)], { encoding: 'utf8', timeout: 300_000 });
+  const result = spawnSync(PYTHON, [script, JSON.stringify(request)], { encoding: 'utf8', timeout: 900_000 });
   if (result.status !== 0) {
     const reason = /No module named 'torch'/.test(result.stderr) ? `PyTorch not installed (install: ${BASELINE_INSTALL})` : result.stderr.trim().split('\n').pop();
     return { skipped: reason ?? 'the baseline script failed' };

@@ -1,24 +1,128 @@
-/** `npm run bench`: prints the adapter and kernel throughput beside the PyTorch CPU baseline. */
+/**
+ * `npm run bench`: kernel throughput, attention, training steps and encoding on the WebGPU
+ * engine, each beside the same measurement from PyTorch on the CPU in the same run, and
+ * bench/RESULTS.md written from the figures. SIMBERT_BENCH_QUICK=1 runs fewer cases (no file).
+ */
+import { writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { initEngine } from '../src/autograd/engine.js';
 import { adapterPreferenceFromEnv } from '../src/gpu/adapter.js';
-import { runTorchBaseline } from './baseline.js';
+import { benchAttention, type AttentionResult } from './attention.js';
+import { BASELINE_INSTALL, runTorchBaseline, type TorchRequest } from './baseline.js';
 import { benchMatmul, MATMUL_SHAPES } from './matmul.js';
+import { benchEncode, benchStep, SEED, SMALL, type EncodeResult, type StepResult } from './step.js';
+import { matmulVariant, type MatmulVariant } from '../src/kernels/matmul.js';
+import { attentionVariant } from '../src/kernels/attention.js';
 
+const quick = process.env.SIMBERT_BENCH_QUICK === '1';
+const started = performance.now();
 const gpu = await initEngine({ adapter: adapterPreferenceFromEnv() });
-console.log(`adapter: ${gpu.adapterKind} (${gpu.adapterDescription})`);
-console.log(`date: ${new Date().toISOString()}`);
-const baseline = runTorchBaseline(MATMUL_SHAPES);
-if ('skipped' in baseline) console.log(`pytorch baseline: skipped: ${baseline.skipped}`);
-else console.log(`pytorch baseline: torch ${baseline.torch}, ${baseline.threads} threads, BLAS ${baseline.blas}`);
+const lines: string[] = [];
+const say = (line = '') => {
+  console.log(line);
+  lines.push(line);
+};
 
-console.log('\nmatmul (float32, median of samples)');
-console.log('  M x K x N              ms      GFLOP/s   pytorch GFLOP/s   ratio');
-for (const result of await benchMatmul()) {
-  const torch = 'skipped' in baseline ? undefined : baseline.matmul.find((b) => b.m === result.m && b.k === result.k && b.n === result.n);
-  const shape = `${result.m} x ${result.k} x ${result.n}`.padEnd(20);
-  const torchText = torch ? torch.gflops.toFixed(1).padStart(10) : '   skipped';
-  const ratio = torch ? (result.gflops / torch.gflops).toFixed(2).padStart(10) : '';
-  console.log(`  ${shape}${result.medianMs.toFixed(2).padStart(8)}${result.gflops.toFixed(1).padStart(12)}${torchText.padStart(18)}${ratio}`);
+const STEPS = quick
+  ? [{ config: SMALL, rows: 16, tokens: 32, samples: 3 }]
+  : [
+    { config: SMALL, rows: 16, tokens: 32, samples: 7 },
+    { config: SMALL, rows: 16, tokens: 128, samples: 5 },
+    { config: SEED, rows: 16, tokens: 32, samples: 3 },
+    { config: SEED, rows: 16, tokens: 128, samples: 3 },
+  ];
+const ENCODE = quick ? [{ config: SMALL, rows: 64, tokens: 32, samples: 3 }] : [
+  { config: SMALL, rows: 64, tokens: 32, samples: 5 },
+  { config: SEED, rows: 64, tokens: 32, samples: 3 },
+];
+const request: TorchRequest = { matmul: MATMUL_SHAPES, steps: STEPS, encode: ENCODE };
+
+const defaultMatmul = matmulVariant(gpu);
+const defaultAttention = attentionVariant(gpu);
+const cpu = cpus();
+say('# Benchmark results');
+say();
+say(`- date: ${new Date().toISOString()}`);
+say(`- machine: ${cpu.length} x ${cpu[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 1024 ** 3).toFixed(0)} GiB, Node ${process.version}`);
+say(`- adapter: ${gpu.adapterKind} (${gpu.adapterDescription}), subgroups: ${gpu.hasSubgroups ? 'yes' : 'no'}`);
+say(`- kernel versions chosen for this adapter: matmul '${defaultMatmul}', attention '${defaultAttention}'`);
+say('- every figure is a median; the PyTorch figures come from the same run (bench/torch-baseline.py, CPU, 2 threads, float32); every ratio is our speed over PyTorch\'s (below 1: slower)');
+const baseline = runTorchBaseline(request);
+if ('skipped' in baseline) say(`- pytorch: skipped: ${baseline.skipped} (install: ${BASELINE_INSTALL})`);
+else say(`- pytorch: ${baseline.torch}, ${baseline.threads} threads, BLAS ${baseline.blas}`);
+const torch = 'skipped' in baseline ? null : baseline;
+
+const fmt = (value: number, digits = 1) => (Number.isFinite(value) ? value.toFixed(digits) : '-');
+const ratio = (ours: number, theirs: number | undefined) => (theirs ? `${fmt(ours / theirs, 2)}` : 'skipped');
+
+say();
+say('## matmul (float32, GFLOP/s)');
+say();
+const variants: MatmulVariant[] = quick ? [defaultMatmul] : [...new Set<MatmulVariant>(['register', defaultMatmul])];
+say(`Versions: ${variants.join(', ')} (see the header of src/kernels/matmul.ts). transA: A stored [K, M]; transB: B stored [N, K].`);
+say();
+say(`| M x K x N | op | ${variants.map((v) => `${v} ms | ${v} GFLOP/s`).join(' | ')} | pytorch GFLOP/s | ratio (${defaultMatmul} / pytorch) |`);
+say(`|---|---|${variants.map(() => '---:|---:').join('|')}|---:|---:|`);
+const matmulResults = await benchMatmul(variants);
+for (const [m, k, n] of MATMUL_SHAPES) {
+  for (const [transA, transB] of [[false, false], [true, false], [false, true]]) {
+    const row = matmulResults.filter((r) => r.m === m && r.k === k && r.n === n && r.transA === transA && r.transB === transB);
+    const ours = row.find((r) => r.variant === defaultMatmul);
+    const theirs = torch?.matmul.find((b) => b.m === m && b.k === k && b.n === n)?.gflops;
+    const op = transA ? 'transA' : transB ? 'transB' : 'plain';
+    say(`| ${m} x ${k} x ${n} | ${op} | ${variants.map((v) => { const r = row.find((x) => x.variant === v); return `${fmt(r?.medianMs ?? NaN)} | ${fmt(r?.gflops ?? NaN)}`; }).join(' | ')} | ${theirs ? fmt(theirs) : 'skipped'} | ${ratio(ours?.gflops ?? NaN, theirs)} |`);
+  }
+}
+
+say();
+say('## fused attention (batch 16, 128 tokens, 12 heads of 64, dropout 0.1)');
+say();
+say('| version | forward ms | forward GFLOP/s | backward ms | backward GFLOP/s |');
+say('|---|---:|---:|---:|---:|');
+const attentionVersions = quick ? [defaultAttention] : [...new Set(['rows' as const, defaultAttention])];
+const attentionResults: AttentionResult[] = [];
+for (const variant of attentionVersions) {
+  const r = await benchAttention(variant, 16, quick ? 32 : 128, 12, 64, 3);
+  attentionResults.push(r);
+  say(`| ${variant} | ${fmt(r.forwardMs)} | ${fmt(r.forwardGflops, 2)} | ${fmt(r.backwardMs)} | ${fmt(r.backwardGflops, 2)} |`);
+}
+
+say();
+say('## training step (forward, seq2seq + similarity loss, backward, AdamW; dropout 0.1)');
+say();
+say(`Configs: small = 2 layers, hidden 128, 2 heads, intermediate 512; seed = 3 layers, hidden 768, 12 heads, intermediate 3072; both vocabulary ${SEED.vocab}.`);
+say('Rows are pairs [CLS] a [SEP] b [SEP] filling the row. CPU ms: the Node main thread per step. Peak: pool bytes in use during the timed steps.');
+say();
+say('| config | rows x tokens | ms / step | pytorch ms / step | speed ratio (pytorch ms / ours) | main-thread CPU ms / step | dispatches / step | submissions / step | peak GPU bytes | samples |');
+say('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+const stepResults: StepResult[] = [];
+for (const s of STEPS) {
+  const r = await benchStep(s.config, s.rows, s.tokens, s.samples);
+  stepResults.push(r);
+  const theirs = torch?.steps.find((b) => b.config === s.config.name && b.rows === s.rows && b.tokens === s.tokens)?.medianMs;
+  say(`| ${r.config} | ${r.rows} x ${r.tokens} | ${fmt(r.medianMs)} | ${theirs ? fmt(theirs) : 'skipped'} | ${theirs ? fmt(theirs / r.medianMs, 2) : 'skipped'} | ${fmt(r.cpuMsPerStep, 0)} | ${r.dispatches} | ${r.submissions} | ${(r.peakBytes / 1024 ** 2).toFixed(0)} MiB | ${r.samples} |`);
+}
+
+say();
+say('## encoding (single texts, no grad, pooled vectors read back)');
+say();
+say('| config | rows x tokens | ms | sentences / s | pytorch sentences / s | ratio (ours / pytorch) |');
+say('|---|---|---:|---:|---:|---:|');
+const encodeResults: EncodeResult[] = [];
+for (const e of ENCODE) {
+  const r = await benchEncode(e.config, e.rows, e.tokens, e.samples);
+  encodeResults.push(r);
+  const theirs = torch?.encode.find((b) => b.config === e.config.name && b.rows === e.rows && b.tokens === e.tokens)?.sentencesPerSecond;
+  say(`| ${r.config} | ${r.rows} x ${r.tokens} | ${fmt(r.medianMs)} | ${fmt(r.sentencesPerSecond)} | ${theirs ? fmt(theirs) : 'skipped'} | ${ratio(r.sentencesPerSecond, theirs)} |`);
+}
+
+say();
+say(`Total bench time: ${fmt((performance.now() - started) / 1000, 0)} s.`);
+if (!quick) {
+  const path = fileURLToPath(new URL('../../bench/RESULTS.md', import.meta.url));
+  writeFileSync(path, `${lines.join('\n')}\n`);
+  console.log(`\nwrote ${path}`);
 }
 gpu.destroy();
 process.exit(0);
