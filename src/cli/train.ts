@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { activeGpu } from '../autograd/engine.js';
 import { formatBytes } from '../gpu/format.js';
@@ -60,7 +60,7 @@ const spec: CommandSpec = {
     { name: 'no-shuffle', kind: 'boolean', help: 'take groups in file order instead of shuffling them every epoch' },
     { name: 'out', kind: 'string', help: 'output directory for checkpoints and metrics.jsonl', placeholder: 'DIR' },
     { name: 'resume', kind: 'string', help: 'continue the run saved in DIR', placeholder: 'DIR' },
-    { name: 'overwrite', kind: 'boolean', help: 'allow --out to name a directory that already holds a model' },
+    { name: 'overwrite', kind: 'boolean', help: `replace a run already in --out (the demo's default ${DEMO.out} is always replaced)` },
   ],
 };
 
@@ -132,11 +132,21 @@ function prepareDemo(args: ParsedArgs, out: string): Prepared {
   return { loaded, trainFile: files.train, testFile: files.test, options, out, data: { kind: 'demo', train: files.train, test: files.test } };
 }
 
-function refuseToClobber(out: string, args: ParsedArgs): void {
-  if (args.flags.overwrite === true) return;
-  if (existsSync(join(out, MODEL_FILES.checkpoint + '.index')) || existsSync(join(out, 'metrics.jsonl'))) {
+/**
+ * A directory that already holds a run is only replaced with --overwrite, or when it is the demo's
+ * default directory (re-running the demo starts it afresh). Returns whether an old run is replaced.
+ */
+function checkOutput(out: string, args: ParsedArgs, demoDefault: boolean): boolean {
+  const holdsRun = existsSync(join(out, MODEL_FILES.checkpoint + '.index')) || existsSync(join(out, 'metrics.jsonl'));
+  if (holdsRun && args.flags.overwrite !== true && !demoDefault) {
     throw new Error(`${out} already holds a model or metrics; use --resume ${out} to continue it, another --out, or --overwrite`);
   }
+  return holdsRun;
+}
+
+/** Removes the previous run's log and resume state, so the new run's files are not mixed with them. */
+function clearPreviousRun(out: string): void {
+  for (const file of ['metrics.jsonl', MODEL_FILES.trainerState]) rmSync(join(out, file), { force: true });
 }
 
 /** Drops metrics lines that a killed run wrote after the checkpoint being resumed. */
@@ -157,10 +167,11 @@ async function run(args: ParsedArgs): Promise<number> {
   await openGpu(args);
   const progress = new Progress();
   let prepared: Prepared;
+  let replacing = false;
   if (args.flags.resume !== undefined) prepared = prepareResume(args);
   else {
     const out = (args.flags.out as string | undefined) ?? (demo ? DEMO.out : 'runs/simbert');
-    refuseToClobber(out, args);
+    replacing = checkOutput(out, args, demo && args.flags.out === undefined);
     if (demo) prepared = prepareDemo(args, out);
     else {
       const loaded = loadModelFromFlags(args, spec.name);
@@ -183,6 +194,7 @@ async function run(args: ParsedArgs): Promise<number> {
       `data: ${groups.groups.length} groups (${groups.dropped} with fewer than 2 texts dropped), ${test ? `${test.pairs.length} test pairs` : 'no test file'}; out: ${prepared.out}`,
   );
   if (prepared.resume) trimMetrics(prepared.out, prepared.resume.step);
+  if (replacing) clearPreviousRun(prepared.out);
   const { model } = instantiate(loaded);
   const gpu = activeGpu();
   gpu.pool.resetPeaks();

@@ -149,6 +149,16 @@ test('an existing run directory is not overwritten by accident', () => {
   assert.match(result.stderr, /already holds a model or metrics; use --resume/);
 });
 
+test('--overwrite starts a fresh log instead of appending to the old run', () => {
+  const out = join(root, 'replaced');
+  assert.is(runCli(trainArgs(out, '--max-steps', '2')).status, 0);
+  const again = runCli(trainArgs(out, '--max-steps', '3', '--overwrite'));
+  assert.is(again.status, 0, again.stderr);
+  const metrics = readMetrics(out);
+  assert.equal(metrics.steps.map((s) => s.step), [1, 2, 3]);
+  assert.equal(metrics.epochs.map((e) => e.epoch), [0]);
+});
+
 (lcqmc && vocabZh ? test : test.skip)('end to end on LCQMC paraphrase groups: the loss falls over 50 steps', () => {
   const { vocab } = loadVocab(join(vocabZh!, 'vocab.txt'), { simplified: true });
   const real = writeTinyModel(join(root, 'zh-model'), { hidden: 32, layers: 2, heads: 2, tokens: vocab.tokens.slice(4), initializerRange: 0.02 });
