@@ -1,5 +1,5 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { activeGpu } from '../autograd/engine.js';
 import { formatBytes } from '../gpu/format.js';
 import { parseBertConfig, type BertConfig } from '../model/config.js';
@@ -96,6 +96,7 @@ function trainOptions(args: ParsedArgs, demo: boolean): TrainOptions {
   };
 }
 
+/** `data` keeps absolute paths, so --resume works from any directory. */
 interface Prepared {
   loaded: LoadedModel;
   trainFile: string;
@@ -129,7 +130,7 @@ function prepareDemo(args: ParsedArgs, out: string): Prepared {
   const { vocab } = loadVocab(files.vocab, { simplified: true });
   const config = demoConfig(vocab.tokens.length);
   const loaded: LoadedModel = { config, vocab, weights: randomWeightArrays(config, options.seed), optimizer: null, description: 'random initialisation (demo)' };
-  return { loaded, trainFile: files.train, testFile: files.test, options, out, data: { kind: 'demo', train: files.train, test: files.test } };
+  return { loaded, trainFile: files.train, testFile: files.test, options, out, data: { kind: 'demo', train: resolve(files.train), test: resolve(files.test) } };
 }
 
 /**
@@ -177,7 +178,7 @@ async function run(args: ParsedArgs): Promise<number> {
       const loaded = loadModelFromFlags(args, spec.name);
       prepared = {
         loaded, trainFile: args.flags.train as string, testFile: (args.flags.test as string | undefined) ?? null,
-        options: trainOptions(args, false), out, data: { train: args.flags.train, test: args.flags.test ?? null },
+        options: trainOptions(args, false), out, data: { train: resolve(args.flags.train as string), test: args.flags.test === undefined ? null : resolve(args.flags.test as string) },
       };
     }
   }
