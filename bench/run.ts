@@ -4,7 +4,7 @@
  * bench/RESULTS.md written from the figures. SIMBERT_BENCH_QUICK=1 runs fewer cases (no file).
  */
 import { writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { initEngine } from '../src/autograd/engine.js';
 import { adapterPreferenceFromEnv } from '../src/gpu/adapter.js';
@@ -16,6 +16,7 @@ import { matmulVariant, type MatmulVariant } from '../src/kernels/matmul.js';
 import { attentionVariant } from '../src/kernels/attention.js';
 
 const quick = process.env.SIMBERT_BENCH_QUICK === '1';
+const fmt = (value: number, digits = 1) => (Number.isFinite(value) ? value.toFixed(digits) : '-');
 const started = performance.now();
 const gpu = await initEngine({ adapter: adapterPreferenceFromEnv() });
 const lines: string[] = [];
@@ -45,6 +46,7 @@ say('# Benchmark results');
 say();
 say(`- date: ${new Date().toISOString()}`);
 say(`- machine: ${cpu.length} x ${cpu[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 1024 ** 3).toFixed(0)} GiB, Node ${process.version}`);
+say(`- load average (1 min) at the start: ${fmt(loadavg()[0], 2)} on ${cpus().length} CPUs (other processes slow every figure, ours and PyTorch's alike)`);
 say(`- adapter: ${gpu.adapterKind} (${gpu.adapterDescription}), subgroups: ${gpu.hasSubgroups ? 'yes' : 'no'}`);
 say(`- kernel versions chosen for this adapter: matmul '${defaultMatmul}', attention '${defaultAttention}'`);
 say('- every figure is a median; the PyTorch figures come from the same run (bench/torch-baseline.py, CPU, 2 threads, float32); every ratio is our speed over PyTorch\'s (below 1: slower)');
@@ -53,7 +55,6 @@ if ('skipped' in baseline) say(`- pytorch: skipped: ${baseline.skipped} (install
 else say(`- pytorch: ${baseline.torch}, ${baseline.threads} threads, BLAS ${baseline.blas}`);
 const torch = 'skipped' in baseline ? null : baseline;
 
-const fmt = (value: number, digits = 1) => (Number.isFinite(value) ? value.toFixed(digits) : '-');
 const ratio = (ours: number, theirs: number | undefined) => (theirs ? `${fmt(ours / theirs, 2)}` : 'skipped');
 
 say();
@@ -118,7 +119,7 @@ for (const e of ENCODE) {
 }
 
 say();
-say(`Total bench time: ${fmt((performance.now() - started) / 1000, 0)} s.`);
+say(`Total bench time: ${fmt((performance.now() - started) / 1000, 0)} s; load average (1 min) at the end: ${fmt(loadavg()[0], 2)}.`);
 if (!quick) {
   const path = fileURLToPath(new URL('../../bench/RESULTS.md', import.meta.url));
   writeFileSync(path, `${lines.join('\n')}\n`);
