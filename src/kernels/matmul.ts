@@ -16,7 +16,8 @@ import { fixedSubgroupSize, WGSL_GELU } from './common.js';
  *                 row (lane l takes k0 + l) and the tile's rows are shared with subgroupBroadcast,
  *                 while each lane loads its own TN B values; accumulators are updated in row
  *                 sub-blocks across the S steps so that their spills stay vector loads/stores.
- *                 ~24-26 / see RESULTS.md. On lavapipe (Mesa 25.0) every storage load is compiled to a
+ *                 22-25 on all four bench shapes and all three transposes when the machine is
+ *                 otherwise idle (interleaved runs); 12-22 in bench/RESULTS.md (a shared machine). On lavapipe (Mesa 25.0) every storage load is compiled to a
  *                 per-lane loop (~15 instructions per lane and element, bounds check included),
  *                 vec4 loads cost as much per element, so speed is set by elements loaded per FMA.
  *   3 'tiled'     (default on hardware adapters) the classic workgroup-memory tiled kernel: 64 x 64
