@@ -35,20 +35,20 @@ function describe(adapter: GPUAdapter): string {
 /** Prefers a hardware adapter, falls back to the software one (lavapipe), or honours a forced choice. */
 export async function chooseAdapter(preference: AdapterPreference): Promise<AdapterChoice> {
   const gpu = navigatorGpu();
-  if (preference !== 'software') {
-    const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
-    if (adapter && !adapter.info.isFallbackAdapter) {
-      return { adapter, kind: 'hardware', description: describe(adapter) };
-    }
-    if (preference === 'hardware') {
-      throw new Error(
-        adapter
-          ? `no hardware WebGPU adapter: the only one is the software adapter ${describe(adapter)} (unset SIMBERT_ADAPTER to use it)`
-          : 'no hardware WebGPU adapter found (unset SIMBERT_ADAPTER to allow the software one)',
-      );
-    }
+  // Asked first even when software is forced: Dawn answers a first forceFallbackAdapter request
+  // with null until adapters have been enumerated by an ordinary request.
+  const preferred = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+  if (preferred && !preferred.info.isFallbackAdapter && preference !== 'software') {
+    return { adapter: preferred, kind: 'hardware', description: describe(preferred) };
   }
-  const fallback = await gpu.requestAdapter({ forceFallbackAdapter: true });
+  if (preference === 'hardware') {
+    throw new Error(
+      preferred
+        ? `no hardware WebGPU adapter: the only one is the software adapter ${describe(preferred)} (unset SIMBERT_ADAPTER to use it)`
+        : 'no hardware WebGPU adapter found (unset SIMBERT_ADAPTER to allow the software one)',
+    );
+  }
+  const fallback = preferred?.info.isFallbackAdapter ? preferred : await gpu.requestAdapter({ forceFallbackAdapter: true });
   if (!fallback) {
     throw new Error('no WebGPU adapter found: run `bash scripts/setup.sh` to install the software Vulkan driver (Mesa lavapipe)');
   }

@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { linear } from '../../src/autograd/ops/matmul.js';
@@ -110,6 +112,14 @@ test('dispatches and submissions are counted', async () => {
 test('pipelines are compiled once per WGSL and constants', () => {
   const source = { name: 'same', wgsl: '@group(0) @binding(0) var<storage, read_write> x: array<f32>;\n@compute @workgroup_size(1) fn main() { x[0] = 1.0; }' };
   assert.is(gpu.kernel(source), gpu.kernel({ ...source }));
+});
+
+test('a forced software adapter is found by a fresh process', () => {
+  // In a fresh process: Dawn refuses a first forceFallbackAdapter request before any other.
+  const adapterModule = fileURLToPath(new URL('../../src/gpu/adapter.js', import.meta.url));
+  const script = `const { chooseAdapter } = await import(${JSON.stringify(adapterModule)}); console.log((await chooseAdapter('software')).kind); process.exit(0);`;
+  const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+  assert.is(result.stdout.trim(), 'software', result.stderr);
 });
 
 test('SIMBERT_ADAPTER is parsed strictly', () => {
