@@ -11,7 +11,7 @@ import { adapterPreferenceFromEnv } from '../src/gpu/adapter.js';
 import { benchAttention, type AttentionResult } from './attention.js';
 import { BASELINE_INSTALL, runTorchBaseline, type TorchRequest } from './baseline.js';
 import { benchMatmul, MATMUL_SHAPES } from './matmul.js';
-import { benchEncode, benchStep, SEED, SMALL, type EncodeResult, type StepResult } from './step.js';
+import { BASE, benchEncode, benchStep, SEED, SMALL, type EncodeResult, type StepResult } from './step.js';
 import { matmulVariant, type MatmulVariant } from '../src/kernels/matmul.js';
 import { attentionVariant } from '../src/kernels/attention.js';
 
@@ -32,6 +32,8 @@ const STEPS = quick
     { config: SMALL, rows: 16, tokens: 128, samples: 5 },
     { config: SEED, rows: 16, tokens: 32, samples: 3 },
     { config: SEED, rows: 16, tokens: 128, samples: 3 },
+    // The 12-layer stretch goal within the default 4 GiB cap, when SIMBERT_BENCH_BASE=1.
+    ...(process.env.SIMBERT_BENCH_BASE === '1' ? [{ config: BASE, rows: 16, tokens: 128, samples: 1 }] : []),
   ];
 const ENCODE = quick ? [{ config: SMALL, rows: 64, tokens: 32, samples: 3 }] : [
   { config: SMALL, rows: 64, tokens: 32, samples: 5 },

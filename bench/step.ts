@@ -29,6 +29,8 @@ export interface ModelConfigSpec {
 
 export const SMALL: ModelConfigSpec = { name: 'small', layers: 2, hidden: 128, heads: 2, intermediate: 512, vocab: SEED_VOCAB };
 export const SEED: ModelConfigSpec = { name: 'seed', layers: 3, hidden: 768, heads: 12, intermediate: 3072, vocab: SEED_VOCAB };
+/** BERT-base with the simplified vocabulary: the memory stretch goal (opt-in, ~3 minutes on lavapipe). */
+export const BASE: ModelConfigSpec = { name: 'base (12 layers)', layers: 12, hidden: 768, heads: 12, intermediate: 3072, vocab: SEED_VOCAB };
 
 export function bertConfig(spec: ModelConfigSpec): BertConfig {
   return {
