@@ -1,29 +1,19 @@
 import { Tokenizer } from '../model/tokenizer.js';
-import { loadTestPairs, type LabelKind } from '../train/data.js';
+import { loadTestPairs, wordPieceCounter, type LabelKind } from '../train/data.js';
 import { evaluatePairs } from '../train/encode.js';
-import type { SimilarityEvaluation } from '../train/metrics.js';
+import { metricsRecord, type SimilarityEvaluation } from '../train/metrics.js';
 import { writeFileAtomically } from '../train/npy.js';
 import { requireFlag, UsageError, type CommandSpec, type ParsedArgs } from './args.js';
 import type { Command } from './command.js';
-import { BATCH_SIZE_FLAG, batchSizeFlag, checkedMaxlen, checkOutputDirectory, encodingProgress, tokenCounter } from './encode.js';
-import { instantiate, loadModelFromFlags, MEMORY_FLAG, MODEL_FLAGS, openGpu } from './model-flags.js';
+import { BATCH_SIZE_FLAG, batchSizeFlag, checkOutputDirectory, encodingProgress } from './encoding-support.js';
+import { instantiate, loadModelFromFlags, maxlenFlag, MEMORY_FLAG, MODEL_FLAGS, openGpu } from './model-flags.js';
 
 const LABEL_KINDS: readonly LabelKind[] = ['auto', 'binary', 'graded'];
-
-/** A metric for JSON: undefined results (NaN) become null. */
-function finiteOrNull(value: number): number | null {
-  return Number.isFinite(value) ? value : null;
-}
 
 /** The metrics object `eval` prints, with the key names of the trainer's metrics log. */
 export function metricsJson(metrics: SimilarityEvaluation): Record<string, number | null> {
   return {
-    accuracy: finiteOrNull(metrics.accuracy),
-    threshold: finiteOrNull(metrics.threshold),
-    best_threshold: finiteOrNull(metrics.bestThreshold),
-    best_threshold_accuracy: finiteOrNull(metrics.bestAccuracy),
-    auc: finiteOrNull(metrics.auc),
-    spearman: finiteOrNull(metrics.spearman),
+    ...metricsRecord(metrics),
     pairs: metrics.pairs,
     positives: metrics.positives,
   };
@@ -63,12 +53,12 @@ async function run(args: ParsedArgs): Promise<number> {
   }
   const threshold = args.flags.threshold as number;
   const batchSize = batchSizeFlag(args, spec.name);
-  const maxlen = checkedMaxlen(args, spec.name);
+  const maxlen = maxlenFlag(args, spec.name);
   const scoresPath = args.flags.scores as string | undefined;
   if (scoresPath !== undefined) checkOutputDirectory(scoresPath);
 
   const loaded = loadModelFromFlags(args, spec.name);
-  const { pairs, graded } = loadTestPairs(testPath, tokenCounter(new Tokenizer(loaded.vocab)), labels as LabelKind);
+  const { pairs, graded } = loadTestPairs(testPath, wordPieceCounter(new Tokenizer(loaded.vocab)), labels as LabelKind);
   await openGpu(args);
   const { model, tokenizer } = instantiate(loaded);
   const { scores, metrics } = await evaluatePairs(model, tokenizer, pairs, {

@@ -53,8 +53,9 @@ export function instantiate(loaded: LoadedModel): { model: SimBert; tokenizer: T
   return { model: new SimBert(loaded.config, uploadWeights(loaded.config, loaded.weights)), tokenizer: new Tokenizer(loaded.vocab) };
 }
 
-export function maxlenFlag(args: ParsedArgs): number {
+/** --maxlen, with a usage error when it is too small. */
+export function maxlenFlag(args: ParsedArgs, command: string): number {
   const maxlen = args.flags.maxlen as number;
-  if (!(maxlen >= 3)) throw new Error(`--maxlen must be at least 3, got ${maxlen}`);
+  if (!(maxlen >= 3)) throw new UsageError(`--maxlen must be at least 3, got ${maxlen}`, command);
   return maxlen;
 }

@@ -1,12 +1,11 @@
 import { Tokenizer } from '../model/tokenizer.js';
+import { loadTextLines, wordPieceCounter } from '../train/data.js';
 import { encodeTexts } from '../train/encode.js';
 import { CosineIndex, type SearchHit } from '../train/search.js';
 import { UsageError, type CommandSpec, type ParsedArgs } from './args.js';
 import type { Command } from './command.js';
-import {
-  BATCH_SIZE_FLAG, batchSizeFlag, checkedMaxlen, checkFinite, encodingProgress, loadTextLines, tokenCounter, writeStdout,
-} from './encode.js';
-import { instantiate, loadModelFromFlags, MEMORY_FLAG, MODEL_FLAGS, openGpu } from './model-flags.js';
+import { BATCH_SIZE_FLAG, batchSizeFlag, checkFinite, encodingProgress, writeStdout } from './encoding-support.js';
+import { instantiate, loadModelFromFlags, maxlenFlag, MEMORY_FLAG, MODEL_FLAGS, openGpu } from './model-flags.js';
 
 export interface SimilarResult {
   text: string;
@@ -60,10 +59,10 @@ async function run(args: ParsedArgs): Promise<number> {
   const format = args.flags.format as string;
   if (format !== 'jsonl' && format !== 'table') throw new UsageError(`--format must be jsonl or table, got '${format}'`, spec.name);
   const batchSize = batchSizeFlag(args, spec.name);
-  const maxlen = checkedMaxlen(args, spec.name);
+  const maxlen = maxlenFlag(args, spec.name);
 
   const loaded = loadModelFromFlags(args, spec.name);
-  const countTokens = tokenCounter(new Tokenizer(loaded.vocab));
+  const countTokens = wordPieceCounter(new Tokenizer(loaded.vocab));
   const corpus = loadTextLines(corpusPath, countTokens);
   let queries: string[];
   if (query !== undefined) {

@@ -6,7 +6,7 @@ import { parseBertConfig, type BertConfig } from '../model/config.js';
 import { randomWeightArrays } from '../model/parameters.js';
 import { Tokenizer } from '../model/tokenizer.js';
 import { loadVocab } from '../model/vocab.js';
-import { loadTestPairs, loadTrainGroups, type TestPairs } from '../train/data.js';
+import { loadTestPairs, loadTrainGroups, wordPieceCounter, type TestPairs } from '../train/data.js';
 import { generateDemoData, writeDemoData } from '../train/demo-data.js';
 import { loadModel, MODEL_FILES, readTrainerState, type LoadedModel } from '../train/model-files.js';
 import { train, type TrainerState, type TrainOptions } from '../train/trainer.js';
@@ -187,7 +187,7 @@ async function run(args: ParsedArgs): Promise<number> {
     throw new UsageError(`--maxlen ${options.maxlen} exceeds the model's max_position_embeddings ${loaded.config.maxPositionEmbeddings}`, 'train');
   }
   const tokenizer = new Tokenizer(loaded.vocab);
-  const counter = (text: string) => tokenizer.tokenize(text).length - 2;
+  const counter = wordPieceCounter(tokenizer);
   const groups = loadTrainGroups(prepared.trainFile, counter);
   const test: TestPairs | null = prepared.testFile ? loadTestPairs(prepared.testFile, counter) : null;
   progress.print(

@@ -16,6 +16,7 @@
  * [0, 5]. A caller can demand one kind instead of detecting it.
  */
 import { readFileSync } from 'node:fs';
+import type { Tokenizer } from '../model/tokenizer.js';
 
 /** Number of word pieces of a text, without [CLS] and [SEP]. */
 export type TokenCounter = (text: string) => number;
@@ -497,4 +498,50 @@ export function loadTestPairs(path: string, tokenCounter?: TokenCounter, labelKi
     }
   }
   return { pairs, graded };
+}
+
+/** Word pieces of a text without [CLS] and [SEP]: 0 means the text is empty to the model. */
+export function wordPieceCounter(tokenizer: Tokenizer): TokenCounter {
+  return (text) => tokenizer.tokenize(text).length - 2;
+}
+
+/**
+ * Reads a file of one text per line: UTF-8 (invalid bytes are an error naming the line), a
+ * leading BOM stripped, LF or CRLF, empty lines allowed only at the end. A line that is empty,
+ * or empty after tokenizing, is a DataError naming the file and line.
+ */
+export function loadTextLines(path: string, countTokens: TokenCounter): string[] {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (error) {
+    throw new DataError(path, 'file', `cannot read it (${(error as Error).message})`);
+  }
+  const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+  const lines: string[] = [];
+  for (let start = 0; start <= bytes.length;) {
+    let end = bytes.indexOf(0x0a, start);
+    if (end < 0) end = bytes.length;
+    let line: string;
+    try {
+      line = decoder.decode(bytes.subarray(start, end));
+    } catch {
+      throw new DataError(path, `line ${lines.length + 1}`, 'not valid UTF-8 text', lines.length + 1);
+    }
+    if (lines.length === 0 && line.startsWith('\uFEFF')) line = line.slice(1);
+    lines.push(line.endsWith('\r') ? line.slice(0, -1) : line);
+    start = end + 1;
+  }
+  while (lines.length > 0 && (lines[lines.length - 1] as string).trim() === '') lines.pop();
+  if (lines.length === 0) throw new DataError(path, 'file', 'the file is empty; expected one text per line');
+  lines.forEach((text, index) => {
+    const where = `line ${index + 1}`;
+    if (text.trim() === '') {
+      throw new DataError(path, where, 'empty line; expected one text per line (empty lines are allowed only at the end)', index + 1);
+    }
+    if (countTokens(text) === 0) {
+      throw new DataError(path, where, `text ${JSON.stringify(text.length > 60 ? `${text.slice(0, 60)}…` : text)} is empty after tokenizing; every text needs at least one word piece`, index + 1);
+    }
+  });
+  return lines;
 }

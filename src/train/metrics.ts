@@ -188,3 +188,28 @@ export function evaluateSimilarity(
     spearman: spearmanCorrelation(scores, labels),
   };
 }
+
+/** A metrics record as the training log and `eval` write it: snake_case keys, undefined results (NaN) as null. */
+export interface MetricsRecord {
+  accuracy: number | null;
+  threshold: number | null;
+  best_threshold: number | null;
+  best_threshold_accuracy: number | null;
+  auc: number | null;
+  spearman: number | null;
+}
+
+function finiteOrNull(value: number): number | null {
+  return Number.isFinite(value) ? value : null;
+}
+
+export function metricsRecord(metrics: SimilarityEvaluation): MetricsRecord {
+  return {
+    accuracy: finiteOrNull(metrics.accuracy),
+    threshold: finiteOrNull(metrics.threshold),
+    best_threshold: finiteOrNull(metrics.bestThreshold),
+    best_threshold_accuracy: finiteOrNull(metrics.bestAccuracy),
+    auc: finiteOrNull(metrics.auc),
+    spearman: finiteOrNull(metrics.spearman),
+  };
+}

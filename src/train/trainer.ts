@@ -9,7 +9,7 @@ import type { Tokenizer } from '../model/tokenizer.js';
 import { PairBatcher, type PairBatcherState } from './batches.js';
 import type { TestPairs } from './data.js';
 import { evaluatePairs, padRows } from './encode.js';
-import type { SimilarityEvaluation } from './metrics.js';
+import { metricsRecord, type MetricsRecord, type SimilarityEvaluation } from './metrics.js';
 import { writeModelDir, type LoadedModel } from './model-files.js';
 
 export interface TrainOptions {
@@ -43,14 +43,8 @@ export interface StepRecord {
   tokens_per_row: number;
 }
 
-export interface EpochRecord {
+export interface EpochRecord extends MetricsRecord {
   epoch: number;
-  accuracy: number | null;
-  threshold: number;
-  best_threshold: number | null;
-  best_threshold_accuracy: number | null;
-  auc: number | null;
-  spearman: number | null;
   best_accuracy: number | null;
 }
 
@@ -86,10 +80,6 @@ export interface TrainRun {
   data: Record<string, unknown>;
   resume?: TrainerState;
   events?: TrainerEvents;
-}
-
-function finiteOrNull(value: number): number | null {
-  return Number.isFinite(value) ? value : null;
 }
 
 function stepSeed(seed: number, step: number): number {
@@ -158,11 +148,7 @@ export async function train(run: TrainRun): Promise<{ state: TrainerState; lastE
     // Epoch 0 is the model before training: where accuracy starts, not a result to keep.
     const best = epoch === 0 ? state.bestAccuracy : Math.max(state.bestAccuracy ?? -Infinity, metrics.accuracy);
     state = { ...state, bestAccuracy: best };
-    const record: EpochRecord = {
-      epoch, accuracy: finiteOrNull(metrics.accuracy), threshold: options.threshold,
-      best_threshold: finiteOrNull(metrics.bestThreshold), best_threshold_accuracy: finiteOrNull(metrics.bestAccuracy),
-      auc: finiteOrNull(metrics.auc), spearman: finiteOrNull(metrics.spearman), best_accuracy: best === null ? null : finiteOrNull(best),
-    };
+    const record: EpochRecord = { epoch, ...metricsRecord(metrics), best_accuracy: best !== null && Number.isFinite(best) ? best : null };
     log(record);
     events?.epoch?.(record);
   };
