@@ -7,6 +7,7 @@ import { spearmanCorrelation } from '../../src/train/metrics.js';
 import { readNpyFloat32 } from '../../src/train/npy.js';
 import { sharedFixture } from '../support/fixtures.js';
 import { errorLines, runCli, writeTinyModel } from '../support/tiny-model.js';
+import { cosine } from '../support/reference.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'simbert-eval-cli-'));
 const model = writeTinyModel(join(scratch, 'model'), { hidden: 24, layers: 2, heads: 3 });
@@ -32,19 +33,6 @@ function writeFile(name: string, text: string): string {
 }
 
 const testPath = writeFile('pairs.txt', PAIRS.map((pair) => pair.join('\t')).join('\n') + '\n');
-
-/** Cosine in float64 of two rows of the .npy that `encode` wrote. */
-function cosine(a: Float32Array, b: Float32Array): number {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i] * b[i];
-    na += a[i] * a[i];
-    nb += b[i] * b[i];
-  }
-  return dot / Math.sqrt(na * nb);
-}
 
 /** Cosines of the pairs from `encode` run on the texts of both columns. */
 function cosinesFromEncode(pairs: readonly [string, string, number][]): number[] {

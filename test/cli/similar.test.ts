@@ -5,6 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readNpyFloat32 } from '../../src/train/npy.js';
 import { errorLines, runCli, writeTinyModel } from '../support/tiny-model.js';
+import { cosine } from '../support/reference.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'simbert-similar-cli-'));
 const model = writeTinyModel(join(scratch, 'model'), { hidden: 16, layers: 2 });
@@ -38,18 +39,6 @@ function encodedRows(path: string): Float32Array[] {
   assert.is(result.status, 0, result.stderr);
   const { shape, data } = readNpyFloat32(out);
   return Array.from({ length: shape[0] }, (_, i) => data.subarray(i * shape[1], (i + 1) * shape[1]));
-}
-
-function cosine(a: Float32Array, b: Float32Array): number {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i] * b[i];
-    na += a[i] * a[i];
-    nb += b[i] * b[i];
-  }
-  return dot / Math.sqrt(na * nb);
 }
 
 test('--help lists the flags and exits 0', () => {

@@ -220,3 +220,16 @@ export function adamwStep(p: Float64Array, g: ArrayLike<number>, m: Float64Array
     p[i] -= o.lr * (mHat / (Math.sqrt(vHat) + o.epsilon) + o.weightDecay * p[i]);
   }
 }
+
+/** Cosine of two vectors, accumulated in float64. */
+export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let dot = 0;
+  let na = 0;
+  let nb = 0;
+  for (let i = 0; i < a.length; i++) {
+    dot += a[i] * b[i];
+    na += a[i] * a[i];
+    nb += b[i] * b[i];
+  }
+  return dot / Math.sqrt(na * nb);
+}
