@@ -6,6 +6,8 @@ export interface AdapterChoice {
   adapter: GPUAdapter;
   kind: 'hardware' | 'software';
   description: string;
+  /** WGSL can read storage textures (language feature readonly_and_readwrite_storage_textures). */
+  readableStorageTextures: boolean;
 }
 
 let gpuEntry: GPU | null = null;
@@ -38,8 +40,9 @@ export async function chooseAdapter(preference: AdapterPreference): Promise<Adap
   // Asked first even when software is forced: Dawn answers a first forceFallbackAdapter request
   // with null until adapters have been enumerated by an ordinary request.
   const preferred = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+  const readableStorageTextures = gpu.wgslLanguageFeatures?.has('readonly_and_readwrite_storage_textures') ?? false;
   if (preferred && !preferred.info.isFallbackAdapter && preference !== 'software') {
-    return { adapter: preferred, kind: 'hardware', description: describe(preferred) };
+    return { adapter: preferred, kind: 'hardware', description: describe(preferred), readableStorageTextures };
   }
   if (preference === 'hardware') {
     throw new Error(
@@ -52,5 +55,5 @@ export async function chooseAdapter(preference: AdapterPreference): Promise<Adap
   if (!fallback) {
     throw new Error('no WebGPU adapter found: run `bash scripts/setup.sh` to install the software Vulkan driver (Mesa lavapipe)');
   }
-  return { adapter: fallback, kind: 'software', description: describe(fallback) };
+  return { adapter: fallback, kind: 'software', description: describe(fallback), readableStorageTextures };
 }

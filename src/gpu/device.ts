@@ -1,7 +1,8 @@
 import { chooseAdapter, type AdapterPreference } from './adapter.js';
-import { reflectKernel, type BindingInfo, type KernelSource } from './kernel.js';
+import { reflectKernel, TEXTURE_FORMAT, type BindingInfo, type KernelSource } from './kernel.js';
 import { BufferPool, type PooledBuffer } from './pool.js';
 import { quietWait } from './quiet-wait.js';
+import { ScratchTextures, TEXTURE_WIDTH, type ScratchTexture } from './textures.js';
 
 export const DEFAULT_MEMORY_LIMIT = 4 * 1024 ** 3;
 
@@ -20,7 +21,7 @@ export interface Kernel {
 }
 
 export type UniformValues = Record<string, number>;
-export type BindingValue = PooledBuffer | UniformValues;
+export type BindingValue = PooledBuffer | ScratchTexture | UniformValues;
 
 export interface GpuCounters {
   dispatches: number;
@@ -34,12 +35,27 @@ function isPooledBuffer(value: BindingValue): value is PooledBuffer {
   return typeof (value as PooledBuffer).buffer === 'object' && typeof (value as PooledBuffer).capacity === 'number';
 }
 
+function isScratchTexture(value: BindingValue): value is ScratchTexture {
+  return typeof (value as ScratchTexture).view === 'object' && typeof (value as ScratchTexture).texels === 'number';
+}
+
+function layoutEntry(binding: BindingInfo): GPUBindGroupLayoutEntry {
+  const entry = { binding: binding.binding, visibility: GPUShaderStage.COMPUTE };
+  if (binding.kind === 'read-only-texture' || binding.kind === 'write-only-texture') {
+    const access = binding.kind === 'read-only-texture' ? 'read-only' : 'write-only';
+    return { ...entry, storageTexture: { access, format: TEXTURE_FORMAT, viewDimension: '2d' } };
+  }
+  return { ...entry, buffer: { type: binding.kind } };
+}
+
 /**
  * The WebGPU device and everything that records work on it: the buffer pool, the pipeline
  * cache, and one open command encoder into which dispatches are recorded until `submit`.
  */
 export class Gpu {
   readonly pool: BufferPool;
+  /** Scratch storage textures, counted against the pool's cap. */
+  readonly textures: ScratchTextures;
   readonly counters: GpuCounters = { dispatches: 0, submissions: 0 };
   private readonly pipelines = new Map<string, Kernel>();
   private encoder: GPUCommandEncoder | null = null;
@@ -55,9 +71,12 @@ export class Gpu {
     readonly adapterKind: 'hardware' | 'software',
     readonly adapterDescription: string,
     readonly hasSubgroups: boolean,
+    /** WGSL may declare texture_storage_2d<…, read>. */
+    readonly readableStorageTextures: boolean,
     memoryLimit: number,
   ) {
     this.pool = new BufferPool(device, memoryLimit, () => this.submit());
+    this.textures = new ScratchTextures(device, this.pool);
     device.addEventListener('uncapturederror', (event) => {
       const message = (event as GPUUncapturedErrorEvent).error.message;
       this.deviceError ??= message;
@@ -84,7 +103,7 @@ export class Gpu {
         maxComputeWorkgroupSizeY: limits.maxComputeWorkgroupSizeY,
       },
     });
-    return new Gpu(device, choice.kind, choice.description, hasSubgroups, options.memoryLimit ?? DEFAULT_MEMORY_LIMIT);
+    return new Gpu(device, choice.kind, choice.description, hasSubgroups, choice.readableStorageTextures, options.memoryLimit ?? DEFAULT_MEMORY_LIMIT);
   }
 
   get maxBindingBytes(): number {
@@ -99,11 +118,7 @@ export class Gpu {
     const reflected = reflectKernel(source);
     const layout = this.device.createBindGroupLayout({
       label: source.name,
-      entries: reflected.bindings.map((binding) => ({
-        binding: binding.binding,
-        visibility: GPUShaderStage.COMPUTE,
-        buffer: { type: binding.kind },
-      })),
+      entries: reflected.bindings.map(layoutEntry),
     });
     const module = this.device.createShaderModule({ code: source.wgsl, label: source.name });
     const pipeline = this.device.createComputePipeline({
@@ -176,11 +191,37 @@ export class Gpu {
     this.commandEncoder().copyBufferToBuffer(source.buffer, sourceOffset, target.buffer, targetOffset, byteLength);
   }
 
+  /**
+   * Records a copy of the first `texels` * 16 bytes of a buffer into a scratch texture, texel t
+   * of the buffer landing at the texture's linear texel t.
+   */
+  copyToTexture(source: PooledBuffer, target: ScratchTexture, texels: number): void {
+    if (texels * 16 > source.byteLength) throw new Error(`copy of ${texels} texels overruns '${source.label}' (${source.byteLength} bytes)`);
+    if (texels > target.texels) throw new Error(`copy of ${texels} texels overruns '${target.label}' (${target.texels} texels)`);
+    if (texels === 0) return;
+    this.endPass();
+    const encoder = this.commandEncoder();
+    const bytesPerRow = TEXTURE_WIDTH * 16;
+    const fullRows = Math.floor(texels / TEXTURE_WIDTH);
+    const rest = texels - fullRows * TEXTURE_WIDTH;
+    if (fullRows > 0) {
+      encoder.copyBufferToTexture({ buffer: source.buffer, bytesPerRow }, { texture: target.texture }, [TEXTURE_WIDTH, fullRows]);
+    }
+    if (rest > 0) {
+      encoder.copyBufferToTexture(
+        { buffer: source.buffer, offset: fullRows * bytesPerRow, bytesPerRow },
+        { texture: target.texture, origin: [0, fullRows] },
+        [rest, 1],
+      );
+    }
+  }
+
   /** Submits everything recorded so far as one command buffer. */
   submit(): void {
     this.throwDeviceError();
     if (this.encoder === null) {
       this.pool.onSubmit();
+      this.textures.onSubmit();
       return;
     }
     this.endPass();
@@ -190,6 +231,7 @@ export class Gpu {
     this.device.queue.submit([commands]);
     this.counters.submissions++;
     this.pool.onSubmit();
+    this.textures.onSubmit();
   }
 
   /** Submits and waits until the GPU has finished all submitted work. */
@@ -220,6 +262,7 @@ export class Gpu {
   }
 
   destroy(): void {
+    this.textures.destroy();
     this.pool.trim();
     for (const staging of this.stagingBuffers) staging.destroy();
     for (const chunk of this.uniformChunks) chunk.destroy();
@@ -241,13 +284,20 @@ export class Gpu {
       }
     }
     const writable = new Map<number, string>();
+    const writableTextures = new Map<GPUTexture, string>();
     const entries: GPUBindGroupEntry[] = [];
     for (const binding of kernel.bindings) {
       const value = bindings[binding.name];
       if (value === undefined) throw new Error(`kernel ${kernel.name}: binding '${binding.name}' not given`);
       if (binding.kind === 'uniform') {
-        if (isPooledBuffer(value)) throw new Error(`kernel ${kernel.name}: '${binding.name}' is a uniform struct, got a buffer`);
+        if (isPooledBuffer(value) || isScratchTexture(value)) throw new Error(`kernel ${kernel.name}: '${binding.name}' is a uniform struct, got ${isPooledBuffer(value) ? 'a buffer' : 'a texture'} '${value.label}'`);
         entries.push(this.uniformEntry(kernel, binding, value));
+        continue;
+      }
+      if (binding.kind === 'read-only-texture' || binding.kind === 'write-only-texture') {
+        if (!isScratchTexture(value)) throw new Error(`kernel ${kernel.name}: '${binding.name}' is a storage texture, got ${JSON.stringify(value)}`);
+        if (binding.kind === 'write-only-texture') writableTextures.set(value.texture, binding.name);
+        entries.push({ binding: binding.binding, resource: value.view });
         continue;
       }
       if (!isPooledBuffer(value)) throw new Error(`kernel ${kernel.name}: '${binding.name}' is a storage buffer, got ${JSON.stringify(value)}`);
@@ -259,6 +309,9 @@ export class Gpu {
       const value = bindings[binding.name];
       if (binding.kind === 'read-only-storage' && isPooledBuffer(value) && writable.has(value.id)) {
         throw new Error(`kernel ${kernel.name}: buffer '${value.label}' bound both to '${binding.name}' and to writable '${writable.get(value.id)}'`);
+      }
+      if (binding.kind === 'read-only-texture' && isScratchTexture(value) && writableTextures.has(value.texture)) {
+        throw new Error(`kernel ${kernel.name}: '${value.label}' bound both to '${binding.name}' and to writable '${writableTextures.get(value.texture)}'`);
       }
     }
     return entries;

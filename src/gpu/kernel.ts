@@ -17,7 +17,10 @@ export interface UniformField {
   offset: number;
 }
 
-export type BindingKind = 'read-only-storage' | 'storage' | 'uniform';
+export type BindingKind = 'read-only-storage' | 'storage' | 'uniform' | 'read-only-texture' | 'write-only-texture';
+
+/** The one storage-texture format kernels use: four f32 per texel. */
+export const TEXTURE_FORMAT = 'rgba32float';
 
 export interface BindingInfo {
   name: string;
@@ -65,8 +68,15 @@ export function reflectKernel(source: KernelSource): ReflectedKernel {
         uniformSize: Math.ceil(variable.size / 16) * 16,
       };
     }
+    if (variable.resourceType === ResourceType.StorageTexture) {
+      const type = variable.type as { name: string; format?: { name: string } | null };
+      if (type.name !== 'texture_storage_2d' || type.format?.name !== TEXTURE_FORMAT || (variable.access !== 'read' && variable.access !== 'write')) {
+        throw new Error(`kernel ${source.name}: texture '${variable.name}' must be texture_storage_2d<${TEXTURE_FORMAT}, read> or <${TEXTURE_FORMAT}, write>`);
+      }
+      return { name: variable.name, binding: variable.binding, kind: variable.access === 'read' ? 'read-only-texture' : 'write-only-texture' };
+    }
     if (variable.resourceType !== ResourceType.Storage) {
-      throw new Error(`kernel ${source.name}: binding '${variable.name}' is not a buffer`);
+      throw new Error(`kernel ${source.name}: binding '${variable.name}' is neither a buffer nor a storage texture`);
     }
     return { name: variable.name, binding: variable.binding, kind: variable.access === 'read_write' ? 'storage' : 'read-only-storage' };
   });

@@ -52,6 +52,8 @@ export class BufferPool {
   private readonly free = new Map<number, GPUBuffer[]>();
   private pending: PooledBuffer[] = [];
   private readonly live = new Map<number, PooledBuffer>();
+  /** Bytes held outside the pool's buffers (scratch textures), by label. */
+  private readonly reserved = new Map<string, number>();
   private nextId = 1;
   private stats: PoolStats = {
     bytesInUse: 0, bytesHeld: 0, peakBytesInUse: 0, peakBytesHeld: 0, liveBuffers: 0, allocations: 0, reuses: 0,
@@ -100,6 +102,28 @@ export class BufferPool {
     this.stats.bytesInUse -= lent.capacity;
     this.stats.liveBuffers--;
     this.pending.push(lent);
+  }
+
+  /**
+   * Counts `byteLength` bytes of GPU memory the caller allocates itself (a texture) against the
+   * cap, as in use until `unreserve(label)`.
+   */
+  reserve(label: string, byteLength: number): void {
+    if (this.reserved.has(label)) throw new Error(`'${label}' is already reserved`);
+    this.makeRoom(byteLength, byteLength, label);
+    this.reserved.set(label, byteLength);
+    this.stats.bytesHeld += byteLength;
+    this.stats.bytesInUse += byteLength;
+    this.stats.peakBytesInUse = Math.max(this.stats.peakBytesInUse, this.stats.bytesInUse);
+    this.stats.peakBytesHeld = Math.max(this.stats.peakBytesHeld, this.stats.bytesHeld);
+  }
+
+  unreserve(label: string): void {
+    const byteLength = this.reserved.get(label);
+    if (byteLength === undefined) throw new Error(`'${label}' is not reserved`);
+    this.reserved.delete(label);
+    this.stats.bytesHeld -= byteLength;
+    this.stats.bytesInUse -= byteLength;
   }
 
   /** The recorded work that may have used the pending buffers has been submitted. */
@@ -153,8 +177,13 @@ export class BufferPool {
       this.trim();
       if (this.stats.bytesHeld + capacity <= this.capBytes) return;
     }
-    const largest = this.largestLive(5)
-      .map((lent) => `'${lent.label}' ${formatBytes(lent.capacity)}`)
+    const largest = [
+      ...this.largestLive(5).map((lent): [string, number] => [lent.label, lent.capacity]),
+      ...this.reserved.entries(),
+    ]
+      .sort((x, y) => y[1] - x[1])
+      .slice(0, 5)
+      .map(([name, bytes]) => `'${name}' ${formatBytes(bytes)}`)
       .join(', ');
     throw new MemoryLimitError(
       `GPU memory limit exceeded: '${label}' needs ${formatBytes(byteLength)} (${formatBytes(capacity)} with its size class), ` +

@@ -11,6 +11,7 @@ import { scope, Tensor } from '../../src/autograd/tensor.js';
 import { adapterPreferenceFromEnv } from '../../src/gpu/adapter.js';
 import type { Gpu } from '../../src/gpu/device.js';
 import { MemoryLimitError, sizeClass } from '../../src/gpu/pool.js';
+import { TEXTURE_WIDTH } from '../../src/gpu/textures.js';
 import { testGpu } from '../support/engine.js';
 import { randomArray } from '../support/random.js';
 
@@ -96,6 +97,62 @@ test('a launcher that binds wrongly fails at once', () => {
   gpu.release(a);
   assert.throws(() => gpu.dispatch(kernel, { src: a, dst: b, params: { n: 1, alpha: 1 } }, [1]), /released buffer 'a'/);
   gpu.release(b);
+});
+
+test('scratch textures count against the cap, grow, and free the old texture only after submission', () => {
+  gpu.submit();
+  const before = gpu.pool.snapshot().bytesInUse;
+  const small = gpu.textures.acquire('probe', 1000);
+  const smallBytes = small.texels * 16;
+  assert.ok(small.texels >= 1000 && small.texels % TEXTURE_WIDTH === 0, `${small.texels} texels`);
+  assert.is(gpu.pool.snapshot().bytesInUse, before + smallBytes);
+  assert.is(gpu.textures.acquire('probe', 10), small, 'a smaller request reuses the texture');
+  const grown = gpu.textures.acquire('probe', 5 * TEXTURE_WIDTH + 1);
+  assert.ok(grown.texels >= 5 * TEXTURE_WIDTH + 1 && grown.texels <= 8 * TEXTURE_WIDTH, `${grown.texels} texels`);
+  // Work recorded before the growth may still read the old texture: it stays counted until submitted.
+  assert.is(gpu.pool.snapshot().bytesInUse, before + smallBytes + grown.texels * 16);
+  gpu.submit();
+  assert.is(gpu.pool.snapshot().bytesInUse, before + grown.texels * 16);
+  let error: unknown;
+  try {
+    gpu.textures.acquire('probe', 8 * 1024 * 1024);
+  } catch (caught) {
+    error = caught;
+  }
+  assert.instance(error, MemoryLimitError);
+  assert.match((error as Error).message, /'texture probe \(\d+ rows\)' needs 128.0 MiB/);
+});
+
+test('a buffer copied into a scratch texture reads back texel for texel', async () => {
+  if (!gpu.readableStorageTextures) {
+    console.log('skipped: this adapter cannot read storage textures in WGSL');
+    return;
+  }
+  const kernel = gpu.kernel({
+    name: 'texture-probe',
+    wgsl: `struct Params { texels: u32 }
+@group(0) @binding(0) var src: texture_storage_2d<rgba32float, read>;
+@group(0) @binding(1) var<storage, read_write> dst: array<vec4f>;
+@group(0) @binding(2) var<uniform> params: Params;
+@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let t = gid.x;
+  if (t < params.texels) { dst[t] = textureLoad(src, vec2u(t % ${TEXTURE_WIDTH}u, t / ${TEXTURE_WIDTH}u)); }
+}`,
+  });
+  // Past one texture row, ending in a partial one.
+  const texels = TEXTURE_WIDTH + 37;
+  const data = randomArray(texels * 4, 5);
+  const source = gpu.upload(data, 'texture source');
+  const target = gpu.allocate(texels * 16, 'texture readback');
+  const texture = gpu.textures.acquire('probe', texels);
+  gpu.copyToTexture(source, texture, texels);
+  assert.throws(() => gpu.copyToTexture(source, texture, texels + 1), /overruns 'texture source'/);
+  assert.throws(() => gpu.dispatch(kernel, { src: source, dst: target, params: { texels } }, [1]), /'src' is a storage texture/);
+  assert.throws(() => gpu.dispatch(kernel, { src: texture, dst: texture, params: { texels } } as never, [1]), /'dst' is a storage buffer/);
+  gpu.dispatch(kernel, { src: texture, dst: target, params: { texels } }, [Math.ceil(texels / 64)]);
+  assert.equal(new Float32Array(await gpu.read(target)), data);
+  gpu.release(source);
+  gpu.release(target);
 });
 
 test('dispatches and submissions are counted', async () => {

@@ -1,0 +1,87 @@
+import { TEXTURE_FORMAT } from './kernel.js';
+import type { BufferPool } from './pool.js';
+
+/**
+ * Texels per texture row. Kernels address a scratch texture linearly: texel t lives at
+ * (t & (TEXTURE_WIDTH - 1), t >> TEXTURE_WIDTH_SHIFT), so any matrix fits whatever its shape.
+ */
+export const TEXTURE_WIDTH_SHIFT = 12;
+export const TEXTURE_WIDTH = 1 << TEXTURE_WIDTH_SHIFT;
+const TEXEL_BYTES = 16;
+
+/** A storage texture of rgba32float texels lent for scratch use (see ScratchTextures). */
+export interface ScratchTexture {
+  readonly texture: GPUTexture;
+  readonly view: GPUTextureView;
+  /** Texels it holds: TEXTURE_WIDTH times its rows. */
+  readonly texels: number;
+  readonly label: string;
+}
+
+/** Rounds a row count up to one of eight classes per power of two, so regrowth wastes at most 12.5 %. */
+function rowClass(rows: number): number {
+  const step = 2 ** Math.max(0, Math.floor(Math.log2(rows)) - 3);
+  return Math.ceil(rows / step) * step;
+}
+
+/**
+ * Named scratch textures, one per slot, grown when a caller needs more texels than the slot
+ * holds. Work recorded earlier may still read a replaced texture, so it is destroyed only after
+ * the next submission. Their bytes count against the pool's cap like buffers do.
+ */
+export class ScratchTextures {
+  private readonly slots = new Map<string, ScratchTexture>();
+  private retired: ScratchTexture[] = [];
+
+  constructor(
+    private readonly device: GPUDevice,
+    private readonly pool: BufferPool,
+  ) {}
+
+  /** The most texels one scratch texture can hold on this device. */
+  get maxTexels(): number {
+    return TEXTURE_WIDTH * this.device.limits.maxTextureDimension2D;
+  }
+
+  /** The texture of `slot`, holding at least `texels` texels (contents undefined). */
+  acquire(slot: string, texels: number): ScratchTexture {
+    const current = this.slots.get(slot);
+    if (current && current.texels >= texels) return current;
+    if (texels > this.maxTexels) {
+      throw new Error(`scratch texture '${slot}' needs ${texels} texels; this device allows at most ${this.maxTexels}`);
+    }
+    const rows = Math.min(rowClass(Math.max(1, Math.ceil(texels / TEXTURE_WIDTH))), this.device.limits.maxTextureDimension2D);
+    const label = `texture ${slot}`;
+    if (current) {
+      this.slots.delete(slot);
+      this.retired.push(current);
+    }
+    this.pool.reserve(`${label} (${rows} rows)`, rows * TEXTURE_WIDTH * TEXEL_BYTES);
+    const texture = this.device.createTexture({
+      size: [TEXTURE_WIDTH, rows],
+      format: TEXTURE_FORMAT,
+      usage: GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.COPY_DST,
+      label,
+    });
+    const scratch: ScratchTexture = { texture, view: texture.createView(), texels: rows * TEXTURE_WIDTH, label: `${label} (${rows} rows)` };
+    this.slots.set(slot, scratch);
+    return scratch;
+  }
+
+  /** Recorded work has been submitted: replaced textures can go. */
+  onSubmit(): void {
+    for (const old of this.retired) this.free(old);
+    this.retired = [];
+  }
+
+  destroy(): void {
+    this.onSubmit();
+    for (const scratch of this.slots.values()) this.free(scratch);
+    this.slots.clear();
+  }
+
+  private free(scratch: ScratchTexture): void {
+    scratch.texture.destroy();
+    this.pool.unreserve(scratch.label);
+  }
+}
