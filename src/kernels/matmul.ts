@@ -1,6 +1,10 @@
 import type { Gpu } from '../gpu/device.js';
 import type { PooledBuffer } from '../gpu/pool.js';
-import { fixedSubgroupSize, WGSL_GELU } from './common.js';
+import { fixedSubgroupSize } from './common.js';
+import { epilogueBindings, epilogueWgsl, storeWgsl, type MatmulEpilogue, type MatmulOptions, type MatmulShape } from './matmul-epilogue.js';
+import { textureMatmul, textureMatmulFits } from './matmul-texture.js';
+
+export type { Activation, MatmulEpilogue, MatmulShape } from './matmul-epilogue.js';
 
 /**
  * Batched matmul: out[b] = epilogue(opA(a[b]) @ opB(b[b])), opA(a) logically [M, K] (stored [K, M]
@@ -11,41 +15,27 @@ import { fixedSubgroupSize, WGSL_GELU } from './common.js';
  * plain / transA / transB; see bench/RESULTS.md for every shape):
  *   1 'register'  register tiles of 4 x 8 outputs per invocation, operands read straight from
  *                 storage. 14.4 / 8.2 / 7.2. Used on software adapters without subgroups.
- *   2 'subgroup'  (default on software adapters with the subgroups feature) a subgroup of S lanes
- *                 owns a TM x (S*TN) tile; per block of S k-steps each lane loads one A value per
- *                 row (lane l takes k0 + l) and the tile's rows are shared with subgroupBroadcast,
- *                 while each lane loads its own TN B values; accumulators are updated in row
- *                 sub-blocks across the S steps so that their spills stay vector loads/stores.
- *                 22-25 on all four bench shapes and all three transposes when the machine is
- *                 otherwise idle (interleaved runs); 12-22 in bench/RESULTS.md (a shared machine). On lavapipe (Mesa 25.0) every storage load is compiled to a
- *                 per-lane loop (~15 instructions per lane and element, bounds check included),
- *                 vec4 loads cost as much per element, so speed is set by elements loaded per FMA.
- *   3 'tiled'     (default on hardware adapters) the classic workgroup-memory tiled kernel: 64 x 64
+ *   2 'subgroup'  (software adapters with subgroups but no readable storage textures, and problems
+ *                 too large for the texture version) a subgroup of S lanes owns a TM x (S*TN) tile;
+ *                 per block of S k-steps each lane loads one A value per row (lane l takes k0 + l)
+ *                 and the tile's rows are shared with subgroupBroadcast, while each lane loads its
+ *                 own TN B values; accumulators are updated in row sub-blocks across the S steps
+ *                 so that their spills stay vector loads/stores. 22-25 on all four bench shapes.
+ *                 On lavapipe (Mesa 25.0) every storage-buffer load is compiled to a per-lane loop
+ *                 (~15 instructions per lane and element, bounds check included), so speed is set
+ *                 by elements loaded per FMA.
+ *   3 'texture'   (default on software adapters with subgroups and readable storage textures) the
+ *                 operands are copied or packed into storage textures, whose loads lavapipe
+ *                 compiles to real gathers, and a subgroup owns a 32 x 4S tile (matmul-texture.ts).
+ *                 62-82 on the four bench shapes and three transposes, copies and packing included.
+ *   4 'tiled'     (default on hardware adapters) the classic workgroup-memory tiled kernel: 64 x 64
  *                 output tile, 16-deep k slices staged in workgroup memory, 4 x 4 per invocation.
  *                 On lavapipe workgroup memory costs as much as a global load (~9 GFLOP/s).
- * SIMBERT_MATMUL=register|subgroup|tiled (or setMatmulVariant) overrides the per-adapter choice.
+ * SIMBERT_MATMUL=register|subgroup|texture|tiled (or setMatmulVariant) overrides the per-adapter choice.
  */
 
-export type Activation = 'none' | 'gelu';
-
-export interface MatmulShape {
-  batch: number;
-  m: number;
-  k: number;
-  n: number;
-  transA?: boolean;
-  transB?: boolean;
-}
-
-export interface MatmulEpilogue {
-  bias?: PooledBuffer;
-  activation?: Activation;
-  /** Required with GELU: receives the pre-activation values. */
-  preActivation?: PooledBuffer;
-}
-
-export type MatmulVariant = 'register' | 'subgroup' | 'tiled';
-export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['register', 'subgroup', 'tiled'];
+export type MatmulVariant = 'register' | 'subgroup' | 'texture' | 'tiled';
+export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['register', 'subgroup', 'texture', 'tiled'];
 
 let forcedVariant: MatmulVariant | null = null;
 
@@ -64,20 +54,19 @@ function variantFromEnv(): MatmulVariant | null {
 /** The kernel version a matmul on this GPU uses now. */
 export function matmulVariant(gpu: Gpu): MatmulVariant {
   const chosen = forcedVariant ?? variantFromEnv();
-  if (chosen === 'subgroup' && fixedSubgroupSize(gpu) === 0) {
-    throw new Error('matmul variant "subgroup" needs the subgroups feature with one fixed subgroup size');
+  if ((chosen === 'subgroup' || chosen === 'texture') && fixedSubgroupSize(gpu) === 0) {
+    throw new Error(`matmul variant "${chosen}" needs the subgroups feature with one fixed subgroup size`);
+  }
+  if (chosen === 'texture' && !gpu.readableStorageTextures) {
+    throw new Error('matmul variant "texture" needs WGSL read-only storage textures (readonly_and_readwrite_storage_textures)');
   }
   if (chosen) return chosen;
   if (gpu.adapterKind === 'hardware') return 'tiled';
-  return fixedSubgroupSize(gpu) ? 'subgroup' : 'register';
+  if (!fixedSubgroupSize(gpu)) return 'register';
+  return gpu.readableStorageTextures ? 'texture' : 'subgroup';
 }
 
-interface Variant {
-  transA: boolean;
-  transB: boolean;
-  bias: boolean;
-  activation: Activation;
-}
+type Variant = MatmulOptions;
 
 function range(n: number): number[] {
   return Array.from({ length: n }, (_, i) => i);
@@ -86,22 +75,12 @@ function range(n: number): number[] {
 const PARAMS = 'struct Params { m: u32, k: u32, n: u32, stride_a: u32, stride_b: u32, stride_c: u32 }';
 
 function bindingsWgsl(v: Variant): string {
-  const bindings = [
-    '@group(0) @binding(0) var<storage, read> a: array<f32>;',
-    '@group(0) @binding(1) var<storage, read> b: array<f32>;',
-    '@group(0) @binding(2) var<storage, read_write> out: array<f32>;',
-    '@group(0) @binding(3) var<uniform> params: Params;',
-  ];
-  if (v.bias) bindings.push('@group(0) @binding(4) var<storage, read> bias: array<f32>;');
-  if (v.activation === 'gelu') bindings.push('@group(0) @binding(5) var<storage, read_write> pre: array<f32>;');
-  return `${v.activation === 'gelu' ? WGSL_GELU : ''}\n${PARAMS}\n${bindings.join('\n')}`;
-}
-
-/** WGSL storing `value` at (row, col) of batch entry c_base, through the epilogue; row and col are in range. */
-function storeWgsl(v: Variant, value: string): string {
-  const biased = v.bias ? `${value} + bias[col]` : value;
-  const body = v.activation === 'gelu' ? `let z = ${biased}; pre[o] = z; out[o] = gelu(z);` : `out[o] = ${biased};`;
-  return `let o = c_base + row * params.n + col; ${body}`;
+  return `${PARAMS}
+@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+@group(0) @binding(3) var<uniform> params: Params;
+${epilogueWgsl(v)}`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -294,17 +273,23 @@ export function matmul(gpu: Gpu, a: PooledBuffer, b: PooledBuffer, out: PooledBu
   if (m === 0 || n === 0 || batch === 0) return;
   if (k === 0) throw new Error('matmul with K = 0 is not supported');
   const variant: Variant = { transA: !!shape.transA, transB: !!shape.transB, bias: !!epilogue.bias, activation };
-  const kind = matmulVariant(gpu);
-  const s = kind === 'subgroup' ? fixedSubgroupSize(gpu) : 0;
+  let kind = matmulVariant(gpu);
+  const s = kind === 'subgroup' || kind === 'texture' ? fixedSubgroupSize(gpu) : 0;
+  if (kind === 'texture') {
+    if (textureMatmulFits(gpu, shape, s)) {
+      textureMatmul(gpu, a, b, out, shape, variant, epilogue, s);
+      return;
+    }
+    kind = 'subgroup';
+  }
   const kernel = gpu.kernel({ name: `matmul-${kind}`, wgsl: source(kind, variant, s) });
-  const bindings: Record<string, PooledBuffer | Record<string, number>> = {
+  const bindings = {
     a,
     b,
     out,
     params: { m, k, n, stride_a: m * k, stride_b: k * n, stride_c: m * n },
+    ...epilogueBindings(epilogue),
   };
-  if (epilogue.bias) bindings.bias = epilogue.bias;
-  if (epilogue.preActivation) bindings.pre = epilogue.preActivation;
   let workgroups: [number, number, number];
   if (kind === 'subgroup') {
     const t = subgroupTile;

@@ -1,4 +1,5 @@
 import { test } from 'uvu';
+import * as assert from 'uvu/assert';
 import { activeGpu } from '../../src/autograd/engine.js';
 import { linear, matmul } from '../../src/autograd/ops/matmul.js';
 import { MATMUL_VARIANTS, matmulVariant, setMatmulVariant, type MatmulVariant } from '../../src/kernels/matmul.js';
@@ -48,9 +49,12 @@ test('the per-adapter default is a version this adapter runs', () => {
 
 // (batch, M, K, N): 1x1, tiny, not multiples of any tile (subgroup tiles are 16 x 16, 128 rows a
 // workgroup; tiled 64 x 64 by 16), K past one and several k blocks with a tail, and batched.
+// The texture version copies operands as stored when K is a multiple of its k block (32 plain,
+// 8 with transA) and rows are whole texels, else packs them: the last three shapes copy, with M
+// past one group of 16 row blocks and N not a multiple of its 32-column strip.
 const SHAPES: [number, number, number, number][] = [
-  [1, 1, 1, 1], [1, 7, 13, 5], [1, 129, 65, 33], [3, 17, 9, 31], [2, 64, 128, 96], [1, 1, 300, 1], [1, 33, 1, 70],
-  [1, 131, 37, 67], [2, 20, 19, 130],
+  [1, 1, 1, 1], [1, 7, 13, 5], [1, 129, 65, 33], [3, 17, 9, 31], [1, 1, 300, 1], [1, 33, 1, 70],
+  [1, 131, 37, 67], [2, 20, 19, 130], [2, 64, 128, 96], [1, 548, 96, 44], [2, 36, 32, 20],
 ];
 
 for (const [batch, m, k, n] of SHAPES) {
@@ -88,6 +92,39 @@ for (const [m, k, n] of [[1, 1, 1], [7, 13, 5], [129, 65, 33], [130, 70, 131]]) 
     for (const t of [tx, tw, tbias]) t.release();
   });
 }
+
+test('matmuls recorded together stay correct when a later one grows the scratch textures (every version)', async () => {
+  // Nothing is read back between the two: the texture version replaces its scratch textures
+  // while the first product still waits for submission.
+  const shapes = [
+    { batch: 1, m: 9, k: 32, n: 12 },
+    { batch: 1, m: 300, k: 256, n: 520 },
+  ];
+  const inputs = shapes.map((shape, i) => ({
+    shape,
+    a: randomArray(shape.m * shape.k, 10 + i),
+    b: randomArray(shape.k * shape.n, 20 + i),
+  }));
+  const gpu = activeGpu();
+  await forEachVariant(async (variant) => {
+    const textureA = () => gpu.textures.acquire('matmul.a', 1);
+    const outs = inputs.map(({ shape, a, b }, i) => {
+      const ta = Tensor.fromArray(a, [shape.m, shape.k]);
+      const tb = Tensor.fromArray(b, [shape.k, shape.n]);
+      const before = textureA();
+      const out = matmul(ta, tb);
+      // The second product is larger than anything earlier in this file.
+      if (variant === 'texture' && i === 1) assert.is.not(textureA(), before, 'the scratch texture of A did not grow');
+      ta.release();
+      tb.release();
+      return out;
+    });
+    for (const [i, { shape, a, b }] of inputs.entries()) {
+      assertClose(await outs[i].toArray(), ref.matmul(a, b, shape), `matmul ${i} (${variant})`, { rtol: 1e-5, atol: 1e-5 * Math.sqrt(shape.k) });
+      outs[i].release();
+    }
+  });
+});
 
 test('matmul gradients (every transpose, batched, every version)', async () => {
   await forEachVariant(async () => {
