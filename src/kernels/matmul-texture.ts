@@ -10,10 +10,10 @@ import { epilogueBindings, epilogueWgsl, storeWgsl, type MatmulEpilogue, type Ma
  * On lavapipe (Mesa 25.0) a storage-buffer load becomes a loop over the SIMD lanes with a bounds
  * check per lane, while a storage-texture load is a gather of four floats per lane with vector
  * bounds handling: a texel costs a fraction of one buffer element. So both operands go to
- * scratch textures first and the matmul reads nothing else. An operand stored in the layout the
- * kernel reads (A as [M, K]; B as [K, N] or [N, K]) is copied as it is (a memcpy on lavapipe)
- * when K is a multiple of the k block; otherwise a pack pass writes op(x) zero-padded in the
- * plain layout (a transposed A is always packed: reading it natively was 2-3x slower).
+ * scratch textures first and the matmul reads nothing else. Where the stored rows are whole
+ * texels an operand is copied as stored (a memcpy on lavapipe): A as [M, K], B as [K, N] or
+ * [N, K], read natively. A stored [K, M] is copied and then transposed texture to texture
+ * (reading it natively ran 2-3x slower). Anything else is packed by a kernel, zero-padded.
  *
  * One workgroup is one subgroup of S lanes and owns a TILE_ROWS x 4S output tile: lane l
  * accumulates four columns (one B texel per k-step) for every row. Per block of 4S k-steps lane l
@@ -21,7 +21,7 @@ import { epilogueBindings, epilogueWgsl, storeWgsl, type MatmulEpilogue, type Ma
  * lane the ones it needs. Workgroups walk ROW_GROUP row blocks down each column strip before
  * moving on, so the strip of B they share stays in cache (this matters at N = 13584).
  * Rows of A past M and columns of B past N are read but never stored, so they need no padding;
- * k-steps past K must be zero in both operands.
+ * in the last block, which may reach past K, A texels and B k-steps past K read as zero.
  */
 
 const TILE_ROWS = 32;
@@ -29,37 +29,37 @@ const ROW_GROUP = 16;
 const TEXEL_MASK = `${(1 << TEXTURE_WIDTH_SHIFT) - 1}u`;
 
 function texelCoords(index: string): string {
-  return `vec2u(${index} & ${TEXEL_MASK}, ${index} >> ${TEXTURE_WIDTH_SHIFT}u)`;
+  return `vec2u((${index}) & ${TEXEL_MASK}, (${index}) >> ${TEXTURE_WIDTH_SHIFT}u)`;
 }
 
 /**
- * How the operands reach the textures. A is always read in the plain layout (texel rows along
- * k): copied when stored so and K is a multiple of the k block, else packed. B is copied when
- * K needs no padding and its rows are whole texels, and then read natively when transposed.
+ * How the operands reach the textures. A is read in the plain layout (texel rows along k),
+ * ceil(K/4) texels a row, zero past K: copied when stored so with K a multiple of 4, transposed
+ * texture to texture when stored [K, M] with M a multiple of 4, else packed. B is copied when its
+ * stored rows are whole texels and then read in its stored layout; else packed plain.
  */
 interface TextureLayout {
   copyA: boolean;
+  transposeA: boolean;
   copyB: boolean;
   /** B is read stored [N, K] (texel rows along k). */
   transB: boolean;
-  /** K as the kernel loops over it: a multiple of the k block, zero past the real K. */
-  k: number;
-  /** texels per row of B's texture (A's is k / 4) */
+  /** texels per row of each texture */
+  aRow: number;
   bRow: number;
   aTexels: number;
   bTexels: number;
 }
 
-function layoutFor(shape: MatmulShape, s: number): TextureLayout {
-  const { batch, m, n } = shape;
-  const block = 4 * s;
-  const k = Math.ceil(shape.k / block) * block;
-  const aligned = k === shape.k;
-  const copyA = aligned && !shape.transA;
-  const copyB = aligned && (!!shape.transB || n % 4 === 0);
+function layoutFor(shape: MatmulShape): TextureLayout {
+  const { batch, m, k, n } = shape;
+  const copyA = !shape.transA && k % 4 === 0;
+  const transposeA = !!shape.transA && m % 4 === 0;
+  const copyB = shape.transB ? k % 4 === 0 : n % 4 === 0;
   const transB = copyB && !!shape.transB;
+  const aRow = Math.ceil(k / 4);
   const bRow = transB ? k / 4 : Math.ceil(n / 4);
-  return { copyA, copyB, transB, k, bRow, aTexels: batch * m * (k / 4), bTexels: batch * (transB ? n : k) * bRow };
+  return { copyA, transposeA, copyB, transB, aRow, bRow, aTexels: batch * m * aRow, bTexels: batch * (transB ? n : k) * bRow };
 }
 
 function dispatchSize(shape: MatmulShape, s: number): [number, number, number] {
@@ -69,7 +69,7 @@ function dispatchSize(shape: MatmulShape, s: number): [number, number, number] {
 
 /** Whether this problem fits the scratch textures and dispatch limits (else use another version). */
 export function textureMatmulFits(gpu: Gpu, shape: MatmulShape, s: number): boolean {
-  const layout = layoutFor(shape, s);
+  const layout = layoutFor(shape);
   const maxGroups = gpu.device.limits.maxComputeWorkgroupsPerDimension;
   return Math.max(layout.aTexels, layout.bTexels) <= gpu.textures.maxTexels && Math.max(...dispatchSize(shape, s)) <= maxGroups;
 }
@@ -113,6 +113,51 @@ function pack(gpu: Gpu, x: PooledBuffer, slot: string, rows: number, cols: numbe
   return texture;
 }
 
+const TRANSPOSE = /* wgsl */ `
+struct Params { m: u32, m4: u32, k: u32, k4: u32, in_texels: u32, out_texels: u32, blocks: u32 }
+@group(0) @binding(0) var src: texture_storage_2d<rgba32float, read>;
+@group(0) @binding(1) var dst: texture_storage_2d<rgba32float, write>;
+@group(0) @binding(2) var<uniform> params: Params;
+
+fn texel(i: u32) -> vec4f {
+  return textureLoad(src, ${texelCoords('i')});
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let t = ${FLAT_INDEX};
+  if (t >= params.blocks) { return; }
+  let k4 = t % params.k4;
+  let rest = t / params.k4;
+  let m4 = rest % params.m4;
+  let b = rest / params.m4;
+  let k0 = k4 * 4u;
+  let first = b * params.in_texels + k0 * params.m4 + m4;
+  let t0 = select(vec4f(0.0), texel(first), k0 < params.k);
+  let t1 = select(vec4f(0.0), texel(first + params.m4), k0 + 1u < params.k);
+  let t2 = select(vec4f(0.0), texel(first + 2u * params.m4), k0 + 2u < params.k);
+  let t3 = select(vec4f(0.0), texel(first + 3u * params.m4), k0 + 3u < params.k);
+  let out = b * params.out_texels + m4 * 4u * params.k4 + k4;
+  textureStore(dst, ${texelCoords('out')}, vec4f(t0.x, t1.x, t2.x, t3.x));
+  textureStore(dst, ${texelCoords('out + params.k4')}, vec4f(t0.y, t1.y, t2.y, t3.y));
+  textureStore(dst, ${texelCoords('out + 2u * params.k4')}, vec4f(t0.z, t1.z, t2.z, t3.z));
+  textureStore(dst, ${texelCoords('out + 3u * params.k4')}, vec4f(t0.w, t1.w, t2.w, t3.w));
+}`;
+
+/**
+ * Records A (stored [K, M] per batch entry, M a multiple of 4) into texture slot 'matmul.a' as
+ * [M, k4 texels], zero past K: a copy as stored, then a 4 x 4 block transpose per invocation.
+ */
+function transposedA(gpu: Gpu, a: PooledBuffer, shape: MatmulShape, k4: number): ScratchTexture {
+  const { batch, m, k } = shape;
+  const stored = copied(gpu, a, 'matmul.a.stored', (batch * k * m) / 4);
+  const texture = gpu.textures.acquire('matmul.a', batch * m * k4);
+  const blocks = batch * (m / 4) * k4;
+  const params = { m, m4: m / 4, k, k4, in_texels: (k * m) / 4, out_texels: m * k4, blocks };
+  gpu.dispatch(gpu.kernel({ name: 'matmul-transpose', wgsl: TRANSPOSE }), { src: stored, dst: texture, params }, grid1d(blocks));
+  return texture;
+}
+
 function copied(gpu: Gpu, x: PooledBuffer, slot: string, texels: number): ScratchTexture {
   const texture = gpu.textures.acquire(slot, texels);
   gpu.copyToTexture(x, texture, texels);
@@ -125,21 +170,32 @@ function range(n: number): number[] {
 
 const COMPONENTS = ['x', 'y', 'z', 'w'];
 
-/** WGSL of one quad of k-steps: b0..b3 (B at k-steps kq + s, the lane's four columns), then the FMAs. */
-function quadWgsl(transB: boolean): string {
+/**
+ * WGSL of one block of 4S k-steps from kb: lane l loads the A texel kb/4 + l of every row, then
+ * per quad of k-steps kq = kb + 4t the B values b0..b3 (k-steps kq + s, the lane's four columns)
+ * and the FMAs. `masked`: the block reaches past K, whose A texels and B k-steps read as zero.
+ */
+function blockWgsl(transB: boolean, s: number, masked: boolean): string {
   const lines: string[] = [];
+  const aLoad = (i: number) => `texel(ta, a_first + ${i}u * params.a_row + kb / 4u)`;
+  if (masked) lines.push('    let a_live = kb / 4u + lane < params.a_row;');
+  for (const i of range(TILE_ROWS)) lines.push(`    let al${i} = ${masked ? `select(vec4f(0.0), ${aLoad(i)}, a_live)` : aLoad(i)};`);
+  lines.push(`    for (var t = 0u; t < ${s}u; t++) {`, '      let kq = kb + t * 4u;');
+  const bLoad = (index: string, live: string) => (masked ? `select(vec4f(0.0), texel(tb, ${index}), ${live})` : `texel(tb, ${index})`);
   if (transB) {
+    // K is a multiple of 4 here: a quad is wholly inside or past K.
     lines.push('      let bi = b_first + kq / 4u;');
-    for (const q of range(4)) lines.push(`      let bt${q} = texel(tb, bi + ${q}u * params.b_row);`);
-    for (const s of range(4)) lines.push(`      let b${s} = vec4f(${range(4).map((q) => `bt${q}.${COMPONENTS[s]}`).join(', ')});`);
+    for (const q of range(4)) lines.push(`      let bt${q} = ${bLoad(`bi + ${q}u * params.b_row`, 'kq < params.k')};`);
+    for (const c of range(4)) lines.push(`      let b${c} = vec4f(${range(4).map((q) => `bt${q}.${COMPONENTS[c]}`).join(', ')});`);
   } else {
     lines.push('      let bi = b_first + kq * params.b_row;');
-    for (const s of range(4)) lines.push(`      let b${s} = texel(tb, bi + ${s}u * params.b_row);`);
+    for (const c of range(4)) lines.push(`      let b${c} = ${bLoad(`bi + ${c}u * params.b_row`, `kq + ${c}u < params.k`)};`);
   }
   for (const i of range(TILE_ROWS)) {
-    const fmas = COMPONENTS.map((c, s) => `acc${i} = fma(vec4f(av.${c}), b${s}, acc${i});`).join(' ');
+    const fmas = COMPONENTS.map((c, q) => `acc${i} = fma(vec4f(av.${c}), b${q}, acc${i});`).join(' ');
     lines.push(`      { let av = subgroupShuffle(al${i}, t); ${fmas} }`);
   }
+  lines.push('    }');
   return lines.join('\n');
 }
 
@@ -174,12 +230,13 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(subgroup_invocation_id) lane:
   let b_first = ${bFirst};
   let c_base = wg.z * params.stride_c;
 ${rows.map((i) => `  var acc${i} = vec4f(0.0);`).join('\n')}
-  for (var kb = 0u; kb < params.k; kb += ${4 * s}u) {
-${rows.map((i) => `    let al${i} = texel(ta, a_first + ${i}u * params.a_row + kb / 4u);`).join('\n')}
-    for (var t = 0u; t < ${s}u; t++) {
-      let kq = kb + t * 4u;
-${quadWgsl(transB)}
-    }
+  let whole_blocks_end = params.k / ${4 * s}u * ${4 * s}u;
+  var kb = 0u;
+  for (; kb < whole_blocks_end; kb += ${4 * s}u) {
+${blockWgsl(transB, s, false)}
+  }
+  if (kb < params.k) {
+${blockWgsl(transB, s, true)}
   }
 ${rows.map(store).join('\n')}
 }`;
@@ -190,9 +247,12 @@ const sources = new Map<string, string>();
 /** Records out = epilogue(opA(a) @ opB(b)); the caller has checked textureMatmulFits. */
 export function textureMatmul(gpu: Gpu, a: PooledBuffer, b: PooledBuffer, out: PooledBuffer, shape: MatmulShape, v: MatmulOptions, epilogue: MatmulEpilogue, s: number): void {
   const { batch, m, k, n } = shape;
-  const layout = layoutFor(shape, s);
-  const ta = layout.copyA ? copied(gpu, a, 'matmul.a', layout.aTexels) : pack(gpu, a, 'matmul.a', m, k, v.transA, batch, m, layout.k / 4);
-  const tb = layout.copyB ? copied(gpu, b, 'matmul.b', layout.bTexels) : pack(gpu, b, 'matmul.b', k, n, v.transB, batch, layout.k, layout.bRow);
+  const layout = layoutFor(shape);
+  let ta: ScratchTexture;
+  if (layout.copyA) ta = copied(gpu, a, 'matmul.a', layout.aTexels);
+  else if (layout.transposeA) ta = transposedA(gpu, a, shape, layout.aRow);
+  else ta = pack(gpu, a, 'matmul.a', m, k, v.transA, batch, m, layout.aRow);
+  const tb = layout.copyB ? copied(gpu, b, 'matmul.b', layout.bTexels) : pack(gpu, b, 'matmul.b', k, n, v.transB, batch, k, layout.bRow);
   const key = `${layout.transB}${v.bias}${v.activation}${s}`;
   let wgsl = sources.get(key);
   if (wgsl === undefined) {
@@ -201,7 +261,7 @@ export function textureMatmul(gpu: Gpu, a: PooledBuffer, b: PooledBuffer, out: P
   }
   const kernel = gpu.kernel({ name: 'matmul-texture', wgsl });
   const params = {
-    m, n, k: layout.k, a_row: layout.k / 4, b_row: layout.bRow,
+    m, n, k, a_row: layout.aRow, b_row: layout.bRow,
     a_texels: layout.aTexels / batch, b_texels: layout.bTexels / batch,
     stride_c: m * n, row_blocks: Math.ceil(m / TILE_ROWS),
   };

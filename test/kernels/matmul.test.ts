@@ -49,12 +49,13 @@ test('the per-adapter default is a version this adapter runs', () => {
 
 // (batch, M, K, N): 1x1, tiny, not multiples of any tile (subgroup tiles are 16 x 16, 128 rows a
 // workgroup; tiled 64 x 64 by 16), K past one and several k blocks with a tail, and batched.
-// The texture version copies operands as stored when K is a multiple of its k block (32 plain,
-// 8 with transA) and rows are whole texels, else packs them: the last three shapes copy, with M
-// past one group of 16 row blocks and N not a multiple of its 32-column strip.
+// The texture version copies operands whose stored rows are whole texels (4 floats), transposes
+// A stored [K, M] texture to texture when M is a multiple of 4, and packs the rest; its k blocks
+// are 32 steps, the last one masked. The last four shapes take the copy and transpose paths:
+// M past one group of 16 row blocks, N not a multiple of the 32-column strip, K with a tail.
 const SHAPES: [number, number, number, number][] = [
   [1, 1, 1, 1], [1, 7, 13, 5], [1, 129, 65, 33], [3, 17, 9, 31], [1, 1, 300, 1], [1, 33, 1, 70],
-  [1, 131, 37, 67], [2, 20, 19, 130], [2, 64, 128, 96], [1, 548, 96, 44], [2, 36, 32, 20],
+  [1, 131, 37, 67], [2, 20, 19, 130], [2, 64, 128, 96], [1, 548, 96, 44], [2, 36, 32, 20], [1, 40, 52, 24],
 ];
 
 for (const [batch, m, k, n] of SHAPES) {
