@@ -66,6 +66,16 @@ export function matmulVariant(gpu: Gpu): MatmulVariant {
   return gpu.readableStorageTextures ? 'texture' : 'subgroup';
 }
 
+/** Every kernel version this GPU can run. */
+export function runnableMatmulVariants(gpu: Gpu): MatmulVariant[] {
+  return MATMUL_VARIANTS.filter((variant) => {
+    if (variant === 'subgroup' || variant === 'texture') {
+      if (fixedSubgroupSize(gpu) === 0) return false;
+    }
+    return variant !== 'texture' || gpu.readableStorageTextures;
+  });
+}
+
 type Variant = MatmulOptions;
 
 function range(n: number): number[] {

@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { activeGpu } from '../../src/autograd/engine.js';
 import { linear, matmul } from '../../src/autograd/ops/matmul.js';
-import { MATMUL_VARIANTS, matmulVariant, setMatmulVariant, type MatmulVariant } from '../../src/kernels/matmul.js';
+import { MATMUL_VARIANTS, matmulVariant, runnableMatmulVariants, setMatmulVariant, type MatmulVariant } from '../../src/kernels/matmul.js';
 import { Tensor } from '../../src/autograd/tensor.js';
 import { assertClose } from '../support/compare.js';
 import { checkGradients, checkGradientsAgainstReference, reportWorst } from '../support/check-op.js';
@@ -14,19 +14,24 @@ let variants: MatmulVariant[] = [];
 
 test.before(async () => {
   const gpu = await testGpu();
-  // Every kernel version this adapter can run, each forced in turn (the subgroup one needs the feature).
-  variants = MATMUL_VARIANTS.filter((variant) => {
+  // Every kernel version this adapter can run, each forced in turn (subgroup and texture need features).
+  variants = runnableMatmulVariants(gpu);
+  for (const variant of MATMUL_VARIANTS) {
+    if (!variants.includes(variant)) console.log(`skipped: matmul variant ${variant} on this adapter`);
+  }
+});
+
+test('forcing a version this adapter cannot run fails with the reason; the runnable ones are accepted', () => {
+  const gpu = activeGpu();
+  for (const variant of MATMUL_VARIANTS) {
     setMatmulVariant(variant);
     try {
-      matmulVariant(gpu);
-      return true;
-    } catch {
-      console.log(`skipped: matmul variant ${variant} on this adapter`);
-      return false;
+      if (variants.includes(variant)) assert.is(matmulVariant(gpu), variant);
+      else assert.throws(() => matmulVariant(gpu), /needs/);
     } finally {
       setMatmulVariant(null);
     }
-  });
+  }
 });
 
 /** Runs `body` once per kernel version, forcing it, and restores the per-adapter choice. */
