@@ -3,7 +3,7 @@ import { dropout } from '../autograd/ops/dropout.js';
 import { add } from '../autograd/ops/elementwise.js';
 import { embedding } from '../autograd/ops/embedding.js';
 import { softmaxCrossEntropy, similarityLoss } from '../autograd/ops/losses.js';
-import { linear, matmul } from '../autograd/ops/matmul.js';
+import { linear } from '../autograd/ops/matmul.js';
 import { layerNorm } from '../autograd/ops/normalization.js';
 import { reshape } from '../autograd/ops/shape.js';
 import type { Tensor } from '../autograd/tensor.js';
@@ -119,9 +119,8 @@ export class SimBert {
       this.weight('cls/predictions/transform/LayerNorm/beta'),
       LAYER_NORM_EPS,
     );
-    const rows = h.size / this.config.hiddenSize;
-    const logits = matmul(reshape(h, [rows, this.config.hiddenSize]), this.weight('bert/embeddings/word_embeddings'), { transB: true });
-    return reshape(add(logits, this.weight('cls/predictions/output_bias')), [...hidden.shape.slice(0, -1), this.vocabSize]);
+    // The output layer is tied to the token embedding table [vocab, hidden].
+    return linear(h, this.weight('bert/embeddings/word_embeddings'), this.weight('cls/predictions/output_bias'), 'none', true);
   }
 
   /**

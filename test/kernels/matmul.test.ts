@@ -144,8 +144,25 @@ test('matmul gradients (every transpose, batched, every version)', async () => {
   });
 });
 
-test('linear gradients (bias, fused GELU, every version)', async () => {
+test('linear with a transposed kernel (a tied output layer) matches the CPU (every version)', async () => {
+  const [m, k, n] = [37, 24, 53];
+  const x = randomArray(m * k, 4);
+  const table = randomArray(n * k, 5);
+  const bias = randomArray(n, 6);
+  const [tx, ttable, tbias] = [Tensor.fromArray(x, [m, k]), Tensor.fromArray(table, [n, k]), Tensor.fromArray(bias, [n])];
+  await forEachVariant(async (variant) => {
+    const out = linear(tx, ttable, tbias, 'none', true);
+    assert.equal(out.shape, [m, n]);
+    assertClose(await out.toArray(), ref.matmul(x, table, { batch: 1, m, k, n, transB: true }, bias), `linear transposed (${variant})`, { rtol: 1e-5, atol: 2e-5 * Math.sqrt(k) });
+    out.release();
+  });
+  assert.throws(() => linear(tx, ttable, tbias), /linear: \[37, 24\] x kernel \[53, 24\]/);
+  for (const t of [tx, ttable, tbias]) t.release();
+});
+
+test('linear gradients (bias, fused GELU, transposed kernel, every version)', async () => {
   await forEachVariant(async () => {
+    await checkGradients('linear', [[6, 7], [9, 7], [9]], ([x, w, b]) => linear(x, w, b, 'none', true));
     await checkGradients('linear', [[6, 7], [7, 9], [9]], ([x, w, b]) => linear(x, w, b));
     await checkGradients('linear+gelu', [[2, 3, 7], [7, 9], [9]], ([x, w, b]) => linear(x, w, b, 'gelu'));
     await checkGradients('linear', [[1, 1], [1, 1]], ([x, w]) => linear(x, w));

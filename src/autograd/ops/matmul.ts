@@ -42,18 +42,21 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
 
 /**
  * A dense layer over the last axis, as TensorFlow stores it: y = act(x @ kernel + bias) with
- * x [..., K], kernel [K, N], bias [N]; bias and GELU run in the matmul's epilogue.
+ * x [..., K], kernel [K, N], bias [N]; bias and GELU run in the matmul's epilogue. With
+ * `transposedKernel` the kernel is stored [N, K] (an output layer tied to an embedding table).
  */
-export function linear(x: Tensor, kernel: Tensor, bias?: Tensor, activation: kernels.Activation = 'none'): Tensor {
-  const [k, n] = kernel.shape;
-  if (kernel.rank !== 2 || x.shape[x.rank - 1] !== k) throw new Error(`linear: ${formatShape(x.shape)} x kernel ${formatShape(kernel.shape)}`);
+export function linear(x: Tensor, kernel: Tensor, bias?: Tensor, activation: kernels.Activation = 'none', transposedKernel = false): Tensor {
+  const [k, n] = transposedKernel ? [kernel.shape[1], kernel.shape[0]] : kernel.shape;
+  if (kernel.rank !== 2 || x.shape[x.rank - 1] !== k) {
+    throw new Error(`linear: ${formatShape(x.shape)} x kernel ${formatShape(kernel.shape)}${transposedKernel ? 'ᵀ' : ''}`);
+  }
   if (bias && (bias.rank !== 1 || bias.shape[0] !== n)) throw new Error(`linear: bias ${formatShape(bias.shape)} for ${n} outputs`);
   const rows = x.size / k;
   const gpu = activeGpu();
   const outShape = [...x.shape.slice(0, -1), n];
   const out = Tensor.empty(outShape, 'linear');
   const pre = activation === 'gelu' ? Tensor.empty(outShape, 'linear.pre') : null;
-  const shape: kernels.MatmulShape = { batch: 1, m: rows, k, n };
+  const shape: kernels.MatmulShape = { batch: 1, m: rows, k, n, transB: transposedKernel };
   kernels.matmul(gpu, x.buffer, kernel.buffer, out.buffer, shape, { bias: bias?.buffer, activation, preActivation: pre?.buffer });
   const inputs = bias ? [x, kernel, bias] : [x, kernel];
   return record(out, inputs, (grad) => {
