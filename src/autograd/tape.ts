@@ -10,8 +10,13 @@ import { formatShape, keep, Tensor } from './tensor.js';
 interface TapeNode {
   inputs: readonly Tensor[];
   output: Tensor;
-  /** Gradients for each input (null where the input needs none), given the output's gradient. */
-  backward: (gradOutput: Tensor) => (Tensor | null)[];
+  /**
+   * Gradients for each input (null where the input needs none), given the output's gradient.
+   * `accumulated[j]`, where not null, is the gradient input j has gathered so far from other
+   * uses; a backward may add into it in place and return it as its result for input j, which
+   * saves a zeroed buffer and an addition (the embedding table's scatter-add does).
+   */
+  backward: (gradOutput: Tensor, accumulated: readonly (Tensor | null)[]) => (Tensor | null)[];
 }
 
 let nodes: TapeNode[] = [];
@@ -84,13 +89,18 @@ export function backward(output: Tensor, seed?: Tensor): void {
     const gradOutput = grads.get(node.output);
     if (!gradOutput) continue;
     grads.delete(node.output);
-    const inputGrads = node.backward(gradOutput);
+    const accumulated = node.inputs.map((input) => {
+      const sofar = input.requiresGrad ? (input.producedByOp ? grads.get(input) : input.grad) : null;
+      // A view shares its storage with another gradient: never offered for writing.
+      return sofar && !sofar.isView ? sofar : null;
+    });
+    const inputGrads = node.backward(gradOutput, accumulated);
     // A backward may pass its gradient through as a view (reshape); the scope frees it then.
     const passedThrough = inputGrads.some((grad) => grad !== null && grad.buffer === gradOutput.buffer);
     if (!passedThrough) gradOutput.release();
     node.inputs.forEach((input, j) => {
       const grad = inputGrads[j];
-      if (!grad) return;
+      if (!grad || grad === accumulated[j]) return;
       if (!input.requiresGrad) {
         grad.release();
         return;

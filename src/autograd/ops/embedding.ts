@@ -21,12 +21,13 @@ export function embedding(table: Tensor, ids: ArrayLike<number>, shape: readonly
   const out = Tensor.empty([...shape, cols], 'embedding');
   kernels.embeddingGather(gpu, table.buffer, idBuffer, out.buffer, count, rows, cols);
   gpu.release(idBuffer);
-  return record(out, [table], (grad) => {
+  return record(out, [table], (grad, accumulated) => {
     const groups = kernels.groupIds(ids);
     const rowIds = gpu.upload(groups.rowIds, 'embedding.rowIds');
     const offsets = gpu.upload(groups.offsets, 'embedding.offsets');
     const positions = gpu.upload(groups.positions, 'embedding.positions');
-    const dTable = Tensor.zeros(table.shape, 'grad');
+    // Scatter-add straight into the table's gradient when other uses (a tied output layer) already made one.
+    const dTable = accumulated[0] ?? Tensor.zeros(table.shape, 'grad');
     kernels.embeddingScatterAdd(gpu, grad.buffer, { rowIds, offsets, positions, count: groups.rowIds.length }, dTable.buffer, cols);
     for (const buffer of [rowIds, offsets, positions]) gpu.release(buffer);
     return [dTable];
