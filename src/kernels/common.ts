@@ -1,5 +1,7 @@
 /** Pieces shared by the WGSL of several kernels, and dispatch geometry helpers. */
-import type { Gpu } from '../gpu/device.js';
+import type { Gpu, UniformValues } from '../gpu/device.js';
+import type { KernelSource } from '../gpu/kernel.js';
+import type { PooledBuffer } from '../gpu/pool.js';
 
 export const WORKGROUP_SIZE = 64;
 
@@ -39,34 +41,79 @@ fn gelu_grad(x: f32) -> f32 {
 }
 `;
 
-/** An elementwise kernel: one invocation per element i < params.n. */
+/** What one invocation of an elementwise kernel works on: one f32, or four adjacent ones as a vec4f. */
+export type ElementType = 'f32' | 'vec4f';
+
+/** An elementwise kernel: one invocation per element i = params.first + j, j < params.n. */
 export interface PerElementKernel {
-  /** Members of the uniform struct after `n: u32`, e.g. 'alpha: f32'. */
+  /** Members of the uniform struct after `n: u32, first: u32`, e.g. 'alpha: f32'. */
   uniforms?: string;
-  /** Read-only f32 arrays, bound first in this order. */
+  /** Read-only arrays of the element type, bound first in this order. */
   inputs: string[];
-  /** The f32 array written, bound after the inputs (the uniform struct comes last). */
+  /** Read-only f32 arrays whatever the element type (read at fixed indices), bound after the inputs. */
+  scalarInputs?: string[];
+  /** The array written, bound after the inputs (the uniform struct comes last). */
   output: string;
-  /** WGSL statements computing element i. */
-  body: string;
+  /** WGSL statements computing element i, in terms of the element type. */
+  body: (element: ElementType) => string;
   /** WGSL functions the body calls. */
   preamble?: string;
 }
 
-export function perElementWgsl(kernel: PerElementKernel): string {
-  const buffers = [...kernel.inputs.map((name) => `var<storage, read> ${name}: array<f32>;`), `var<storage, read_write> ${kernel.output}: array<f32>;`];
+function perElementWgsl(kernel: PerElementKernel, element: ElementType): string {
+  const buffers = [
+    ...kernel.inputs.map((name) => `var<storage, read> ${name}: array<${element}>;`),
+    ...(kernel.scalarInputs ?? []).map((name) => `var<storage, read> ${name}: array<f32>;`),
+    `var<storage, read_write> ${kernel.output}: array<${element}>;`,
+  ];
   return /* wgsl */ `
 ${kernel.preamble ?? ''}
-struct Params { n: u32${kernel.uniforms ? `, ${kernel.uniforms}` : ''} }
+struct Params { n: u32, first: u32${kernel.uniforms ? `, ${kernel.uniforms}` : ''} }
 ${buffers.map((declaration, binding) => `@group(0) @binding(${binding}) ${declaration}`).join('\n')}
 @group(0) @binding(${buffers.length}) var<uniform> params: Params;
 
 @compute @workgroup_size(${WORKGROUP_SIZE})
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = ${FLAT_INDEX};
-  if (i >= params.n) { return; }
-  ${kernel.body}
+  let j = ${FLAT_INDEX};
+  if (j >= params.n) { return; }
+  let i = params.first + j;
+  ${kernel.body(element)}
 }`;
+}
+
+/** The two compiled forms of an elementwise kernel: `name4` over vec4s, `name` over f32s. */
+export type PerElementSources = Record<ElementType, KernelSource>;
+
+export function perElementKernels(name: string, kernel: PerElementKernel): PerElementSources {
+  return { vec4f: { name: `${name}4`, wgsl: perElementWgsl(kernel, 'vec4f') }, f32: { name, wgsl: perElementWgsl(kernel, 'f32') } };
+}
+
+/**
+ * WGSL applying `f` to each component of `value`, an expression of the element type: `f`
+ * gets an f32 component and its flat element index (i for f32; 4i + c for component c of vec4 i).
+ */
+export function componentwise(element: ElementType, value: string, f: (component: string, index: string) => string): string {
+  if (element === 'f32') return f(value, 'i');
+  return `vec4f(${['x', 'y', 'z', 'w'].map((c, k) => f(`${value}.${c}`, `4u * i + ${k}u`)).join(', ')})`;
+}
+
+/**
+ * Runs an elementwise kernel over n elements: four per invocation where whole vec4s fit (a vec4
+ * load costs far less than four scalar ones on lavapipe), then the last n % 4 one by one; all one
+ * by one when `vectorise` is false. `uniforms` gets the element type the dispatch counts in.
+ */
+export function dispatchPerElement(
+  gpu: Gpu,
+  kernels: PerElementSources,
+  buffers: Record<string, PooledBuffer>,
+  n: number,
+  uniforms: (element: ElementType) => UniformValues = () => ({}),
+  vectorise = true,
+): void {
+  const quads = vectorise ? Math.floor(n / 4) : 0;
+  if (quads > 0) gpu.dispatch(gpu.kernel(kernels.vec4f), { ...buffers, params: { ...uniforms('vec4f'), n: quads, first: 0 } }, grid1d(quads));
+  const rest = n - 4 * quads;
+  if (rest > 0) gpu.dispatch(gpu.kernel(kernels.f32), { ...buffers, params: { ...uniforms('f32'), n: rest, first: 4 * quads } }, grid1d(rest));
 }
 
 /**

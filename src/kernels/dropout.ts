@@ -1,6 +1,6 @@
 import type { Gpu } from '../gpu/device.js';
 import type { PooledBuffer } from '../gpu/pool.js';
-import { grid1d, perElementWgsl } from './common.js';
+import { componentwise, dispatchPerElement, perElementKernels } from './common.js';
 
 /**
  * Inverted dropout from a counter-based generator: whether element `index` is kept is a pure
@@ -40,12 +40,15 @@ export function dropoutParams(rate: number, seed: number): DropoutParams {
   return { seed: seed >>> 0, threshold: Math.min(0xffffffff, Math.round(rate * 2 ** 32)), keepScale: 1 / (1 - rate) };
 }
 
-const DROPOUT = perElementWgsl({
+// Each component keeps the mask of its own flat element index, so the stream is the same
+// whether an element goes through the vec4 or the scalar dispatch.
+const DROPOUT = perElementKernels('dropout', {
   preamble: WGSL_DROPOUT,
   uniforms: 'seed: u32, threshold: u32, keep_scale: f32',
   inputs: ['x'],
   output: 'out',
-  body: 'let keep = dropout_bits(params.seed, i) >= params.threshold;\n  out[i] = select(0.0, x[i] * params.keep_scale, keep);',
+  body: (element) =>
+    `let v = x[i];\n  out[i] = ${componentwise(element, 'v', (c, index) => `select(0.0, ${c} * params.keep_scale, dropout_bits(params.seed, ${index}) >= params.threshold)`)};`,
 });
 
 /**
@@ -54,5 +57,5 @@ const DROPOUT = perElementWgsl({
  */
 export function dropout(gpu: Gpu, x: PooledBuffer, out: PooledBuffer, n: number, rate: number, seed: number): void {
   const { threshold, keepScale } = dropoutParams(rate, seed);
-  gpu.dispatch(gpu.kernel({ name: 'dropout', wgsl: DROPOUT }), { x, out, params: { n, seed: seed >>> 0, threshold, keep_scale: keepScale } }, grid1d(n));
+  dispatchPerElement(gpu, DROPOUT, { x, out }, n, () => ({ seed: seed >>> 0, threshold, keep_scale: keepScale }));
 }

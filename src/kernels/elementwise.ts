@@ -1,22 +1,25 @@
 import type { Gpu } from '../gpu/device.js';
 import type { PooledBuffer } from '../gpu/pool.js';
-import { grid1d, perElementWgsl, WGSL_GELU } from './common.js';
+import { componentwise, dispatchPerElement, perElementKernels, WGSL_GELU, type PerElementSources } from './common.js';
 
 /**
  * Elementwise kernels. Binary ops broadcast `b` over rows: b holds `bSize` elements and
  * element i of `a` pairs with b[i % bSize] (bSize = n for same shapes, = columns for a bias).
  */
 
-function binaryWgsl(operator: string): string {
-  return perElementWgsl({ uniforms: 'b_size: u32', inputs: ['a', 'b'], output: 'out', body: `out[i] = a[i] ${operator} b[i % params.b_size];` });
+function binaryKernels(name: string, operator: string): PerElementSources {
+  return perElementKernels(name, { uniforms: 'b_size: u32', inputs: ['a', 'b'], output: 'out', body: () => `out[i] = a[i] ${operator} b[i % params.b_size];` });
 }
 
-const ADD = binaryWgsl('+');
-const MUL = binaryWgsl('*');
+const ADD = binaryKernels('add', '+');
+const MUL = binaryKernels('mul', '*');
 
-function launchBinary(gpu: Gpu, name: string, wgsl: string, a: PooledBuffer, b: PooledBuffer, out: PooledBuffer, n: number, bSize: number): void {
+function launchBinary(gpu: Gpu, name: string, kernels: PerElementSources, a: PooledBuffer, b: PooledBuffer, out: PooledBuffer, n: number, bSize: number): void {
   if (bSize < 1 || n % bSize !== 0) throw new Error(`${name}: ${n} elements do not broadcast against ${bSize}`);
-  gpu.dispatch(gpu.kernel({ name, wgsl }), { a, b, out, params: { n, b_size: bSize } }, grid1d(n));
+  // In vec4 units b holds ceil(bSize / 4): exact when bSize % 4 == 0, and when bSize == n the
+  // vec4 indices stay below it, so the modulo leaves them alone.
+  const vectorise = bSize % 4 === 0 || bSize === n;
+  dispatchPerElement(gpu, kernels, { a, b, out }, n, (element) => ({ b_size: element === 'vec4f' ? Math.ceil(bSize / 4) : bSize }), vectorise);
 }
 
 export function add(gpu: Gpu, a: PooledBuffer, b: PooledBuffer, out: PooledBuffer, n: number, bSize = n): void {
@@ -27,29 +30,46 @@ export function mul(gpu: Gpu, a: PooledBuffer, b: PooledBuffer, out: PooledBuffe
   launchBinary(gpu, 'mul', MUL, a, b, out, n, bSize);
 }
 
-const SCALE = perElementWgsl({ uniforms: 'alpha: f32', inputs: ['a'], output: 'out', body: 'out[i] = params.alpha * a[i];' });
+const SCALE = perElementKernels('scale', { uniforms: 'alpha: f32', inputs: ['a'], output: 'out', body: () => 'out[i] = params.alpha * a[i];' });
 
 /** out = alpha * a */
 export function scale(gpu: Gpu, a: PooledBuffer, out: PooledBuffer, n: number, alpha: number): void {
-  gpu.dispatch(gpu.kernel({ name: 'scale', wgsl: SCALE }), { a, out, params: { n, alpha } }, grid1d(n));
+  dispatchPerElement(gpu, SCALE, { a, out }, n, () => ({ alpha }));
 }
 
-const FILL_FROM_SCALAR = perElementWgsl({ uniforms: 'alpha: f32', inputs: ['scalar'], output: 'out', body: 'out[i] = params.alpha * scalar[0];' });
+const FILL_FROM_SCALAR = perElementKernels('fillFromScalar', {
+  uniforms: 'alpha: f32',
+  inputs: [],
+  scalarInputs: ['scalar'],
+  output: 'out',
+  body: (element) => `out[i] = ${element}(params.alpha * scalar[0]);`,
+});
 
 /** out[i] = alpha * scalar[0]: the backward of a sum or mean. */
 export function fillFromScalar(gpu: Gpu, scalar: PooledBuffer, out: PooledBuffer, n: number, alpha: number): void {
-  gpu.dispatch(gpu.kernel({ name: 'fillFromScalar', wgsl: FILL_FROM_SCALAR }), { scalar, out, params: { n, alpha } }, grid1d(n));
+  dispatchPerElement(gpu, FILL_FROM_SCALAR, { scalar, out }, n, () => ({ alpha }));
 }
 
-const GELU_FORWARD = perElementWgsl({ preamble: WGSL_GELU, inputs: ['x'], output: 'out', body: 'out[i] = gelu(x[i]);' });
+// The GELU helpers are f32 functions, applied per component.
+const GELU_FORWARD = perElementKernels('gelu', {
+  preamble: WGSL_GELU,
+  inputs: ['x'],
+  output: 'out',
+  body: (element) => `let v = x[i];\n  out[i] = ${componentwise(element, 'v', (c) => `gelu(${c})`)};`,
+});
 
 export function gelu(gpu: Gpu, x: PooledBuffer, out: PooledBuffer, n: number): void {
-  gpu.dispatch(gpu.kernel({ name: 'gelu', wgsl: GELU_FORWARD }), { x, out, params: { n } }, grid1d(n));
+  dispatchPerElement(gpu, GELU_FORWARD, { x, out }, n);
 }
 
-const GELU_BACKWARD = perElementWgsl({ preamble: WGSL_GELU, inputs: ['x', 'dy'], output: 'dx', body: 'dx[i] = dy[i] * gelu_grad(x[i]);' });
+const GELU_BACKWARD = perElementKernels('geluBackward', {
+  preamble: WGSL_GELU,
+  inputs: ['x', 'dy'],
+  output: 'dx',
+  body: (element) => `let v = x[i];\n  dx[i] = dy[i] * ${componentwise(element, 'v', (c) => `gelu_grad(${c})`)};`,
+});
 
 /** dx = dy * gelu'(x), with x the GELU's input. */
 export function geluBackward(gpu: Gpu, x: PooledBuffer, dy: PooledBuffer, dx: PooledBuffer, n: number): void {
-  gpu.dispatch(gpu.kernel({ name: 'geluBackward', wgsl: GELU_BACKWARD }), { x, dy, dx, params: { n } }, grid1d(n));
+  dispatchPerElement(gpu, GELU_BACKWARD, { x, dy, dx }, n);
 }

@@ -20,7 +20,16 @@ async function run(x: Tensor, rate: number, seed: number): Promise<Float32Array>
   return values;
 }
 
-for (const [shape, rate, seed] of [[[7, 13], 0.1, 1], [[3, 5, 17], 0.5, 123456789], [[1, 1], 0.3, 0xfffffffe]] as [number[], number, number][]) {
+// Sizes with and without a remainder after the vec4 invocations, and below 4.
+const CASES: [number[], number, number][] = [
+  [[7, 13], 0.1, 1],
+  [[3, 5, 17], 0.5, 123456789],
+  [[1, 1], 0.3, 0xfffffffe],
+  [[1, 3], 0.5, 8],
+  [[2, 3], 0.2, 7],
+  [[4, 6], 0.25, 2 ** 31],
+];
+for (const [shape, rate, seed] of CASES) {
   test(`dropout ${JSON.stringify(shape)} rate ${rate} matches the CPU generator exactly`, async () => {
     const size = shape.reduce((p, d) => p * d, 1);
     const x = randomArray(size, 3);

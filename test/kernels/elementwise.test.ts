@@ -8,7 +8,9 @@ import { testGpu } from '../support/engine.js';
 import { randomArray } from '../support/random.js';
 import * as ref from '../support/reference.js';
 
-const SHAPES = [[1, 1], [7, 13], [129, 65], [3, 5, 17]];
+// Kernels run four elements per invocation, the last n % 4 one by one: sizes below 4, with and
+// without a remainder, and biases of 8 and 12 columns (vec4 broadcast) against 3, 13, 65 and 17 (scalar).
+const SHAPES = [[1, 1], [1, 3], [2, 3], [7, 13], [4, 13], [6, 8], [129, 65], [3, 5, 17], [33, 12]];
 
 test.before(async () => {
   await testGpu();
@@ -66,7 +68,7 @@ test('broadcast of a mismatched operand is refused', () => {
 });
 
 test('gradients: add, mul (same shape and broadcast), scale, gelu', async () => {
-  for (const shape of [[1, 1], [7, 13], [5, 3, 9]]) {
+  for (const shape of [[1, 1], [7, 13], [5, 3, 9], [3, 8]]) {
     const bias = [shape[shape.length - 1]];
     await checkGradients('add', [shape, shape], ([x, y]) => add(x, y));
     await checkGradients('add', [shape, bias], ([x, y]) => add(x, y));
