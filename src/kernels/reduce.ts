@@ -1,6 +1,6 @@
 import type { Gpu } from '../gpu/device.js';
 import type { PooledBuffer } from '../gpu/pool.js';
-import { grid1d } from './common.js';
+import { FLAT_INDEX, grid1d, WORKGROUP_SIZE, type ElementType } from './common.js';
 
 const SUM_ALL = /* wgsl */ `
 struct Params { n: u32, alpha: f32 }
@@ -28,23 +28,30 @@ export function sumAll(gpu: Gpu, x: PooledBuffer, out: PooledBuffer, n: number, 
   gpu.dispatch(gpu.kernel({ name: 'sumAll', wgsl: SUM_ALL }), { x, out, params: { n, alpha } }, [1]);
 }
 
-const SUM_ROWS = /* wgsl */ `
+/** Column sums over elements of type `element`: with vec4f each invocation sums four adjacent columns. */
+function sumRowsWgsl(element: ElementType): string {
+  return /* wgsl */ `
 struct Params { rows: u32, cols: u32, accumulate: u32 }
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(0) var<storage, read> x: array<${element}>;
+@group(0) @binding(1) var<storage, read_write> out: array<${element}>;
 @group(0) @binding(2) var<uniform> params: Params;
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(${WORKGROUP_SIZE})
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let c = gid.x + gid.y * nwg.x * 64u;
+  let c = ${FLAT_INDEX};
   if (c >= params.cols) { return; }
-  var total = 0.0;
+  var total = ${element}(0.0);
   for (var r = 0u; r < params.rows; r++) { total += x[r * params.cols + c]; }
   if (params.accumulate != 0u) { total += out[c]; }
   out[c] = total;
 }`;
+}
+
+const SUM_ROWS = { vec4f: { name: 'sumRows4', wgsl: sumRowsWgsl('vec4f') }, f32: { name: 'sumRows', wgsl: sumRowsWgsl('f32') } };
 
 /** out[c] (+)= sum over r of x[r, c]: the gradient of a broadcast bias. */
 export function sumRows(gpu: Gpu, x: PooledBuffer, out: PooledBuffer, rows: number, cols: number, accumulate = false): void {
-  gpu.dispatch(gpu.kernel({ name: 'sumRows', wgsl: SUM_ROWS }), { x, out, params: { rows, cols, accumulate: accumulate ? 1 : 0 } }, grid1d(cols));
+  const element = cols % 4 === 0 ? 'vec4f' : 'f32';
+  const columns = element === 'vec4f' ? cols / 4 : cols;
+  gpu.dispatch(gpu.kernel(SUM_ROWS[element]), { x, out, params: { rows, cols: columns, accumulate: accumulate ? 1 : 0 } }, grid1d(columns));
 }

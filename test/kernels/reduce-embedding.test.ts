@@ -1,9 +1,11 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { activeGpu } from '../../src/autograd/engine.js';
 import { embedding } from '../../src/autograd/ops/embedding.js';
 import { mean, sum } from '../../src/autograd/ops/reduce.js';
 import { backward } from '../../src/autograd/tape.js';
 import { Tensor } from '../../src/autograd/tensor.js';
+import { sumRows } from '../../src/kernels/reduce.js';
 import { assertClose } from '../support/compare.js';
 import { checkGradients, reportWorst } from '../support/check-op.js';
 import { testGpu } from '../support/engine.js';
@@ -32,6 +34,24 @@ test('sum and mean gradients', async () => {
     await checkGradients('mean', [shape], ([x]) => mean(x));
   }
 });
+
+// Column counts divisible by 4 take the kernel summing four columns per invocation.
+for (const [rows, cols] of [[1, 1], [5, 3], [7, 8], [300, 64], [3, 13], [4, 6]]) {
+  test(`column sums of ${rows}x${cols}, set and accumulated, match float64`, async () => {
+    const gpu = activeGpu();
+    const x = randomArray(rows * cols, rows + cols);
+    const initial = randomArray(cols, 7);
+    const columnSums = Array.from({ length: cols }, (_, c) => x.reduce((s, v, i) => (i % cols === c ? s + v : s), 0));
+    const tx = Tensor.fromArray(x, [rows, cols]);
+    const out = Tensor.fromArray(initial, [cols]);
+    const tolerance = { rtol: 1e-5, atol: 1e-6 * Math.sqrt(rows) };
+    sumRows(gpu, tx.buffer, out.buffer, rows, cols, true);
+    assertClose(await out.toArray(), columnSums.map((s, c) => s + initial[c]), 'accumulated', tolerance);
+    sumRows(gpu, tx.buffer, out.buffer, rows, cols);
+    assertClose(await out.toArray(), columnSums, 'set', tolerance);
+    for (const t of [tx, out]) t.release();
+  });
+}
 
 for (const [rows, cols, count] of [[1, 1, 1], [13, 7, 29], [300, 65, 129]]) {
   test(`embedding gather ${count} ids from ${rows}x${cols} and its scatter-add backward match the CPU`, async () => {
