@@ -77,7 +77,7 @@ export function textureMatmulFits(gpu: Gpu, shape: MatmulShape, s: number): bool
 function packWgsl(transposed: boolean): string {
   const element = transposed ? 'src[base + c * params.rows + r]' : 'src[base + r * params.cols + c]';
   return /* wgsl */ `
-struct Params { rows: u32, cols: u32, rows_pad: u32, cols4: u32, stride: u32, texels: u32 }
+struct Params { rows: u32, cols: u32, cols4: u32, stride: u32, texels: u32 }
 @group(0) @binding(0) var<storage, read> src: array<f32>;
 @group(0) @binding(1) var dst: texture_storage_2d<rgba32float, write>;
 @group(0) @binding(2) var<uniform> params: Params;
@@ -88,14 +88,12 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   if (t >= params.texels) { return; }
   let c4 = t % params.cols4;
   let row_index = t / params.cols4;
-  let r = row_index % params.rows_pad;
-  let base = (row_index / params.rows_pad) * params.stride;
+  let r = row_index % params.rows;
+  let base = (row_index / params.rows) * params.stride;
   var v = vec4f(0.0);
-  if (r < params.rows) {
-    for (var q = 0u; q < 4u; q++) {
-      let c = c4 * 4u + q;
-      if (c < params.cols) { v[q] = ${element}; }
-    }
+  for (var q = 0u; q < 4u; q++) {
+    let c = c4 * 4u + q;
+    if (c < params.cols) { v[q] = ${element}; }
   }
   textureStore(dst, ${texelCoords('t')}, v);
 }`;
@@ -103,18 +101,18 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
 
 /**
  * Records the packing of op(x) (logically [rows, cols] per batch entry, stored transposed when
- * `transposed`) into a scratch texture: rowsPad rows of cols4 texels per entry, zero beyond.
+ * `transposed`) into a scratch texture: cols4 texels per row, zero past cols.
  */
-function pack(gpu: Gpu, x: PooledBuffer, slot: string, rows: number, cols: number, transposed: boolean, batch: number, rowsPad: number, cols4: number): ScratchTexture {
-  const texels = batch * rowsPad * cols4;
+function pack(gpu: Gpu, x: PooledBuffer, slot: string, rows: number, cols: number, transposed: boolean, batch: number, cols4: number): ScratchTexture {
+  const texels = batch * rows * cols4;
   const texture = gpu.textures.acquire(slot, texels);
   const kernel = gpu.kernel({ name: 'matmul-pack', wgsl: packWgsl(transposed) });
-  gpu.dispatch(kernel, { src: x, dst: texture, params: { rows, cols, rows_pad: rowsPad, cols4, stride: rows * cols, texels } }, grid1d(texels));
+  gpu.dispatch(kernel, { src: x, dst: texture, params: { rows, cols, cols4, stride: rows * cols, texels } }, grid1d(texels));
   return texture;
 }
 
 const TRANSPOSE = /* wgsl */ `
-struct Params { m: u32, m4: u32, k: u32, k4: u32, in_texels: u32, out_texels: u32, blocks: u32 }
+struct Params { m4: u32, k: u32, k4: u32, in_texels: u32, out_texels: u32, blocks: u32 }
 @group(0) @binding(0) var src: texture_storage_2d<rgba32float, read>;
 @group(0) @binding(1) var dst: texture_storage_2d<rgba32float, write>;
 @group(0) @binding(2) var<uniform> params: Params;
@@ -153,7 +151,7 @@ function transposedA(gpu: Gpu, a: PooledBuffer, shape: MatmulShape, k4: number):
   const stored = copied(gpu, a, 'matmul.a.stored', (batch * k * m) / 4);
   const texture = gpu.textures.acquire('matmul.a', batch * m * k4);
   const blocks = batch * (m / 4) * k4;
-  const params = { m, m4: m / 4, k, k4, in_texels: (k * m) / 4, out_texels: m * k4, blocks };
+  const params = { m4: m / 4, k, k4, in_texels: (k * m) / 4, out_texels: m * k4, blocks };
   gpu.dispatch(gpu.kernel({ name: 'matmul-transpose', wgsl: TRANSPOSE }), { src: stored, dst: texture, params }, grid1d(blocks));
   return texture;
 }
@@ -251,8 +249,8 @@ export function textureMatmul(gpu: Gpu, a: PooledBuffer, b: PooledBuffer, out: P
   let ta: ScratchTexture;
   if (layout.copyA) ta = copied(gpu, a, 'matmul.a', layout.aTexels);
   else if (layout.transposeA) ta = transposedA(gpu, a, shape, layout.aRow);
-  else ta = pack(gpu, a, 'matmul.a', m, k, v.transA, batch, m, layout.aRow);
-  const tb = layout.copyB ? copied(gpu, b, 'matmul.b', layout.bTexels) : pack(gpu, b, 'matmul.b', k, n, v.transB, batch, k, layout.bRow);
+  else ta = pack(gpu, a, 'matmul.a', m, k, v.transA, batch, layout.aRow);
+  const tb = layout.copyB ? copied(gpu, b, 'matmul.b', layout.bTexels) : pack(gpu, b, 'matmul.b', k, n, v.transB, batch, layout.bRow);
   const key = `${layout.transB}${v.bias}${v.activation}${s}`;
   let wgsl = sources.get(key);
   if (wgsl === undefined) {
