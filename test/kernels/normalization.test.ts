@@ -11,7 +11,9 @@ test.before(async () => {
   await testGpu();
 });
 
-for (const [rows, cols] of [[1, 1], [7, 13], [129, 65], [3, 768]]) {
+// LayerNorm reads rows of cols % 4 == 0 as vec4s, other rows as f32s: shapes of both kinds, with
+// more than one workgroup of rows (129, 67) and of parameter columns (65 f32s, 66 vec4s).
+for (const [rows, cols] of [[1, 1], [7, 13], [129, 65], [1, 4], [129, 128], [3, 768]]) {
   test(`layerNorm ${rows}x${cols} matches the CPU (eps 1e-12 and 1e-3)`, async () => {
     const x = randomArray(rows * cols, rows, 3);
     const gamma = randomArray(cols, 2);
@@ -35,20 +37,21 @@ for (const [rows, cols] of [[1, 1], [7, 13], [129, 65], [3, 768]]) {
 }
 
 test('layerNorm gradients', async () => {
-  for (const [rows, cols] of [[1, 5], [7, 13], [3, 4, 9]].map((s) => [s.slice(0, -1).reduce((p, d) => p * d, 1), s[s.length - 1]])) {
+  for (const [rows, cols] of [[1, 5], [7, 13], [3, 4, 9], [1, 4], [7, 12], [3, 4, 8]].map((s) => [s.slice(0, -1).reduce((p, d) => p * d, 1), s[s.length - 1]])) {
     await checkGradients('layerNorm', [[rows, cols], [cols], [cols]], ([x, g, b]) => layerNorm(x, g, b, 1e-5));
   }
 });
 
 test('layerNorm gradient against float64 reference', async () => {
-  const [rows, cols] = [5, 11];
-  await checkGradientsAgainstReference(
-    'layerNorm',
-    [[rows, cols], [cols], [cols]],
-    ([x, g, b]) => layerNorm(x, g, b, 1e-12),
-    ([x, g, b]) => ref.layerNorm(x, g, b, rows, cols, 1e-12),
-    { tolerance: 2e-5 },
-  );
+  for (const [rows, cols] of [[5, 11], [67, 5], [3, 65], [5, 12], [67, 8], [3, 264]]) {
+    await checkGradientsAgainstReference(
+      'layerNorm',
+      [[rows, cols], [cols], [cols]],
+      ([x, g, b]) => layerNorm(x, g, b, 1e-12),
+      ([x, g, b]) => ref.layerNorm(x, g, b, rows, cols, 1e-12),
+      { tolerance: 2e-5 },
+    );
+  }
 });
 
 test('softmax gradients', async () => {
