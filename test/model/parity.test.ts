@@ -74,8 +74,10 @@ test('forward: hidden states, pooled output, MLM logits and both losses match Py
 
 /**
  * Relative to the tensor's largest expected gradient, with a floor of 1e-3 of the largest
- * gradient of the whole model: the key biases' gradient is zero in exact arithmetic (softmax is
- * shift invariant), so PyTorch's ~1e-17 and our float32 ~1e-9 can only be compared absolutely.
+ * gradient of the whole model. The key biases' gradient is zero in exact arithmetic (softmax is
+ * shift invariant): PyTorch's ~1e-17 and our float32 rounding noise can only be compared
+ * absolutely, against 1e-2 of the largest gradient (so within 1e-6 of it, a few float32 ulps;
+ * with the 1e-3 floor a mere reordering of a float32 sum upstream could cross the limit).
  */
 test('backward: every parameter gradient matches PyTorch within 1e-4 relative', async () => {
   const model = freshModel();
@@ -90,12 +92,13 @@ test('backward: every parameter gradient matches PyTorch within 1e-4 relative', 
     assert.ok(grad, `no gradient for ${name}`);
     const actual = await grad.toArray();
     let difference = 0;
-    let scale = 1e-3 * largest;
+    let largestHere = 0;
     for (let i = 0; i < actual.length; i++) {
       difference = Math.max(difference, Math.abs(actual[i] - expected.data[i]));
-      scale = Math.max(scale, Math.abs(expected.data[i]));
+      largestHere = Math.max(largestHere, Math.abs(expected.data[i]));
     }
-    const error = difference / scale;
+    const zeroInExactArithmetic = largestHere < 1e-9 * largest;
+    const error = difference / (zeroInExactArithmetic ? 1e-2 * largest : Math.max(largestHere, 1e-3 * largest));
     if (error > worst) [worst, worstName] = [error, name];
     assert.ok(error <= 1e-4, `gradient of ${name}: max relative error ${error.toExponential(2)} > 1e-4`);
   }
