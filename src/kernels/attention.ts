@@ -1,6 +1,6 @@
 import type { Gpu } from '../gpu/device.js';
 import type { PooledBuffer } from '../gpu/pool.js';
-import { FLAT_INDEX, fixedSubgroupSize, grid1d } from './common.js';
+import { type ElementType, FLAT_INDEX, fixedSubgroupSize, grid1d } from './common.js';
 import { dropoutParams, WGSL_DROPOUT } from './dropout.js';
 
 /**
@@ -21,8 +21,9 @@ import { dropoutParams, WGSL_DROPOUT } from './dropout.js';
  *   16 x 128 tokens, hidden 768, 12 heads.
  * - 'subgroup' (default where the subgroups feature has one fixed size S): a subgroup owns R * S
  *   rows of one (batch, head), R per lane (R up to 4, fewer for short sequences). For each key (query, in the dk/dv pass) the S lanes load
- *   the head-sized K and V rows once between them, lane l taking elements l, l + S, ..., and share
- *   them with subgroupBroadcast, so a loaded element feeds S * R rows instead of one. The mask and
+ *   the head-sized K and V rows once between them, lane l taking chunks l, l + S, ... (a chunk is
+ *   one element, or four as a vec4f when 4 divides the head size), and share them with
+ *   subgroupBroadcast, so a loaded element feeds S * R rows instead of one. The mask and
  *   the online-softmax rescale become selects and a per-lane branch, outside the broadcasts.
  * setAttentionVariant (tests) overrides the choice.
  */
@@ -240,10 +241,96 @@ function range(n: number): number[] {
 }
 
 /**
- * Subgroup-version prologue: which (batch, head) and rows this subgroup owns. Lane `lane` owns rows
- * row_base + t * S for t < R; rows past seq are computed on clamped data and not stored.
+ * How the subgroup version reads head rows of q, k, v, out and their gradients: one element per
+ * load, or four adjacent ones as a vec4f when the head size is a multiple of 4 (on lavapipe a vec4
+ * load costs about as much as 1.5-2 scalar ones). A row is `chunks` elements of `type`.
  */
-function subgroupProlog(s: number, r: number): string {
+interface SubgroupLayout {
+  /** Lanes per subgroup. */
+  s: number;
+  /** Rows per lane. */
+  r: number;
+  /** Head size. */
+  d: number;
+  /** Elements per chunk. */
+  w: 1 | 4;
+  type: ElementType;
+  chunks: number;
+}
+
+function subgroupLayout(d: number, s: number, r: number): SubgroupLayout {
+  const w = d % 4 === 0 ? 4 : 1;
+  return { s, r, d, w, type: w === 4 ? 'vec4f' : 'f32', chunks: d / w };
+}
+
+/** WGSL: component i of `value`, an expression of the layout's element type. */
+function component(l: SubgroupLayout, value: string, i: number): string {
+  return l.w === 1 ? value : `${value}.${'xyzw'[i]}`;
+}
+
+/** WGSL: `f(i)` for each component i of a chunk, in element order. */
+function perComponent(l: SubgroupLayout, f: (i: number) => string): string {
+  return range(l.w).map(f).join(' ');
+}
+
+/**
+ * WGSL: `body(c)` for each chunk c of the head, with `name` (for each entry name: row of `loaded`)
+ * bound to chunk c of the row that stridedLoad loaded into row0.., broadcast to every lane.
+ */
+function perChunk(l: SubgroupLayout, loaded: Record<string, string>, body: (c: number) => string): string {
+  return range(l.chunks).map((c) => {
+    const lets = Object.entries(loaded).map(([name, row]) => `let ${name} = subgroupBroadcast(${row}${Math.floor(c / l.s)}, ${c % l.s}u);`);
+    return `    { ${lets.join(' ')} ${body(c)} }`;
+  }).join('\n');
+}
+
+/** WGSL: lane-strided loads of the chunks of one head-sized row of `buffer` at `base` into name0..name{P-1} (zeros past the head). */
+function stridedLoad(l: SubgroupLayout, name: string, buffer: string, base: string): string {
+  const { s, chunks, type } = l;
+  return range(Math.ceil(chunks / s)).map((p) => {
+    const c = `lane + ${p * s}u`;
+    return p * s + s <= chunks
+      ? `    let ${name}${p} = ${buffer}[${base} + ${c}];`
+      : `    let ${name}${p} = select(${type}(0.0), ${buffer}[${base} + min(${c}, CHUNKS - 1u)], ${c} < CHUNKS);`;
+  }).join('\n');
+}
+
+type Binding = [access: 'read' | 'read_write', name: string, type: string];
+
+/** q, k, v and ranks, the first bindings of every subgroup-version kernel; type `row`: an array of the layout's chunks. */
+const INPUTS: Binding[] = [['read', 'q', 'row'], ['read', 'k', 'row'], ['read', 'v', 'row'], ['read', 'ranks', 'array<i32>']];
+
+/** A subgroup-version kernel: the storage `bindings` in order, then the uniforms; `body` runs after the prologue. */
+function subgroupKernel(l: SubgroupLayout, bindings: Binding[], body: string): string {
+  const declarations = [
+    ...bindings.map(([access, name, type]) => `var<storage, ${access}> ${name}: ${type === 'row' ? `array<${l.type}>` : type};`),
+    'var<uniform> params: Params;',
+  ];
+  return /* wgsl */ `enable subgroups;
+diagnostic(off, subgroup_uniformity);
+${header(l.d)}
+const CHUNKS: u32 = ${l.chunks}u;
+
+// acc plus the components of x one at a time, in element order (the sums of the scalar form).
+fn add_components(acc: f32, x: ${l.type}) -> f32 {
+  return acc + ${range(l.w).map((i) => component(l, 'x', i)).join(' + ')};
+}
+${declarations.map((declaration, binding) => `@group(0) @binding(${binding}) ${declaration}`).join('\n')}
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(subgroup_invocation_id) lane: u32) {
+  ${subgroupProlog(l)}
+${body}
+}`;
+}
+
+/**
+ * Subgroup-version prologue: which (batch, head) and rows this subgroup owns. Lane `lane` owns rows
+ * row_base + t * S for t < R; rows past seq are computed on clamped data and not stored. Offsets
+ * into the row buffers (base{t}, stride, head) count chunks.
+ */
+function subgroupProlog(l: SubgroupLayout): string {
+  const { s, r } = l;
   return /* wgsl */ `
   let group = (${FLAT_INDEX}) / ${s}u;
   let groups_per_head = (params.seq + ${r * s - 1}u) / ${r * s}u;
@@ -254,176 +341,112 @@ function subgroupProlog(s: number, r: number): string {
   let b = bh / params.heads;
   let h = bh - b * params.heads;
   let bt = params.batch * params.seq;
-  let head = h * HEAD_DIM;
-${range(r).map((t) => `  let row${t} = row_base + ${t * s}u; let rowc${t} = min(row${t}, params.seq - 1u); let base${t} = (b * params.seq + rowc${t}) * params.hidden + head;`).join('\n')}`;
+  let stride = params.hidden / ${l.w}u;
+  let head = h * CHUNKS;
+${range(r).map((t) => `  let row${t} = row_base + ${t * s}u; let rowc${t} = min(row${t}, params.seq - 1u); let base${t} = (b * params.seq + rowc${t}) * stride + head;`).join('\n')}`;
 }
 
-/** WGSL: lane-strided loads of one head-sized row of `buffer` at `base` into name0..name{P-1} (zeros past the head). */
-function stridedLoad(name: string, buffer: string, base: string, s: number, d: number): string {
-  return range(Math.ceil(d / s)).map((p) => {
-    const e = `lane + ${p * s}u`;
-    return p * s + s <= d
-      ? `    let ${name}${p} = ${buffer}[${base} + ${e}];`
-      : `    let ${name}${p} = select(0.0, ${buffer}[${base} + min(${e}, HEAD_DIM - 1u)], ${e} < HEAD_DIM);`;
-  }).join('\n');
-}
-
-/** WGSL: element e of a row loaded by stridedLoad, broadcast to every lane. */
-function shared(name: string, e: number, s: number): string {
-  return `subgroupBroadcast(${name}${Math.floor(e / s)}, ${e % s}u)`;
-}
-
-const SUBGROUP_HEADER = 'enable subgroups;\ndiagnostic(off, subgroup_uniformity);';
-
-function forwardSubgroupWgsl(d: number, s: number, r: number): string {
-  const rows = range(r);
-  const dims = range(d);
-  return /* wgsl */ `${SUBGROUP_HEADER}
-${header(d)}
-@group(0) @binding(0) var<storage, read> q: array<f32>;
-@group(0) @binding(1) var<storage, read> k: array<f32>;
-@group(0) @binding(2) var<storage, read> v: array<f32>;
-@group(0) @binding(3) var<storage, read> ranks: array<i32>;
-@group(0) @binding(4) var<storage, read_write> out: array<f32>;
-@group(0) @binding(5) var<storage, read_write> lse: array<f32>;
-@group(0) @binding(6) var<uniform> params: Params;
-
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(subgroup_invocation_id) lane: u32) {
-  ${subgroupProlog(s, r)}
+function forwardSubgroupWgsl(l: SubgroupLayout): string {
+  const rows = range(l.r);
+  return subgroupKernel(l, [...INPUTS, ['read_write', 'out', 'row'], ['read_write', 'lse', 'array<f32>']], /* wgsl */ `
 ${rows.map((t) => `  let query_rank${t} = ranks[b * params.seq + rowc${t}];
-  var qs${t}: array<f32, HEAD_DIM>;
-  var acc${t}: array<f32, HEAD_DIM>;
-  for (var e = 0u; e < HEAD_DIM; e++) { qs${t}[e] = q[base${t} + e] * params.scale; }
+  var qs${t}: array<${l.type}, CHUNKS>;
+  var acc${t}: array<${l.type}, CHUNKS>;
+  for (var c = 0u; c < CHUNKS; c++) { qs${t}[c] = q[base${t} + c] * params.scale; }
   var m${t} = -3.0e38;
   var l${t} = 0.0;`).join('\n')}
   for (var j = 0u; j < params.seq; j++) {
     let key_rank = ranks[bt + b * params.seq + j];
-    let kv_base = (b * params.seq + j) * params.hidden + head;
-${stridedLoad('kl', 'k', 'kv_base', s, d)}
-${stridedLoad('vl', 'v', 'kv_base', s, d)}
+    let kv_base = (b * params.seq + j) * stride + head;
+${stridedLoad(l, 'kl', 'k', 'kv_base')}
+${stridedLoad(l, 'vl', 'v', 'kv_base')}
 ${rows.map((t) => `    var s${t} = 0.0;`).join('\n')}
-${dims.map((e) => `    { let ke = ${shared('kl', e, s)}; ${rows.map((t) => `s${t} = fma(qs${t}[${e}], ke, s${t});`).join(' ')} }`).join('\n')}
+${perChunk(l, { kc: 'kl' }, (c) => perComponent(l, (i) => rows.map((t) => `s${t} = fma(${component(l, `qs${t}[${c}]`, i)}, ${component(l, 'kc', i)}, s${t});`).join(' ')))}
 ${rows.map((t) => `    let visible${t} = key_rank <= query_rank${t};
     if (visible${t} && s${t} > m${t}) {
       let shrink = exp(m${t} - s${t});
       l${t} *= shrink;
-      for (var e = 0u; e < HEAD_DIM; e++) { acc${t}[e] *= shrink; }
+      for (var c = 0u; c < CHUNKS; c++) { acc${t}[c] *= shrink; }
       m${t} = s${t};
     }
     let p${t} = select(0.0, exp(s${t} - m${t}), visible${t});
     l${t} += p${t};
-    let w${t} = p${t} * dropout_factor((bh * params.seq + row${t}) * params.seq + j);`).join('\n')}
-${dims.map((e) => `    { let ve = ${shared('vl', e, s)}; ${rows.map((t) => `acc${t}[${e}] = fma(w${t}, ve, acc${t}[${e}]);`).join(' ')} }`).join('\n')}
+    let w${t} = ${l.type}(p${t} * dropout_factor((bh * params.seq + row${t}) * params.seq + j));`).join('\n')}
+${perChunk(l, { vc: 'vl' }, (c) => rows.map((t) => `acc${t}[${c}] = fma(w${t}, vc, acc${t}[${c}]);`).join(' '))}
   }
 ${rows.map((t) => `  if (row${t} < params.seq) {
     let inv = select(0.0, 1.0 / l${t}, l${t} > 0.0);
-    for (var e = 0u; e < HEAD_DIM; e++) { out[base${t} + e] = acc${t}[e] * inv; }
+    for (var c = 0u; c < CHUNKS; c++) { out[base${t} + c] = acc${t}[c] * inv; }
     lse[bh * params.seq + row${t}] = select(0.0, m${t} + log(l${t}), l${t} > 0.0);
-  }`).join('\n')}
-}`;
+  }`).join('\n')}`);
 }
 
-function backwardQuerySubgroupWgsl(d: number, s: number, r: number): string {
-  const rows = range(r);
-  const dims = range(d);
-  return /* wgsl */ `${SUBGROUP_HEADER}
-${header(d)}
-@group(0) @binding(0) var<storage, read> q: array<f32>;
-@group(0) @binding(1) var<storage, read> k: array<f32>;
-@group(0) @binding(2) var<storage, read> v: array<f32>;
-@group(0) @binding(3) var<storage, read> ranks: array<i32>;
-@group(0) @binding(4) var<storage, read> out: array<f32>;
-@group(0) @binding(5) var<storage, read> lse: array<f32>;
-@group(0) @binding(6) var<storage, read> dout: array<f32>;
-@group(0) @binding(7) var<storage, read_write> delta: array<f32>;
-@group(0) @binding(8) var<storage, read_write> dq: array<f32>;
-@group(0) @binding(9) var<uniform> params: Params;
-
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(subgroup_invocation_id) lane: u32) {
-  ${subgroupProlog(s, r)}
-${rows.map((t) => `  var qs${t}: array<f32, HEAD_DIM>;
-  var dos${t}: array<f32, HEAD_DIM>;
-  var acc${t}: array<f32, HEAD_DIM>;
+function backwardQuerySubgroupWgsl(l: SubgroupLayout): string {
+  const rows = range(l.r);
+  return subgroupKernel(l, [...INPUTS, ['read', 'out', 'row'], ['read', 'lse', 'array<f32>'], ['read', 'dout', 'row'], ['read_write', 'delta', 'array<f32>'], ['read_write', 'dq', 'row']], /* wgsl */ `
+${rows.map((t) => `  var qs${t}: array<${l.type}, CHUNKS>;
+  var dos${t}: array<${l.type}, CHUNKS>;
+  var acc${t}: array<${l.type}, CHUNKS>;
   var d${t} = 0.0;
-  for (var e = 0u; e < HEAD_DIM; e++) {
-    qs${t}[e] = q[base${t} + e] * params.scale;
-    dos${t}[e] = dout[base${t} + e];
-    d${t} += dos${t}[e] * out[base${t} + e];
+  for (var c = 0u; c < CHUNKS; c++) {
+    qs${t}[c] = q[base${t} + c] * params.scale;
+    dos${t}[c] = dout[base${t} + c];
+    d${t} = add_components(d${t}, dos${t}[c] * out[base${t} + c]);
   }
   if (row${t} < params.seq) { delta[bh * params.seq + row${t}] = d${t}; }
   let row_lse${t} = lse[bh * params.seq + rowc${t}];
   let query_rank${t} = ranks[b * params.seq + rowc${t}];`).join('\n')}
   for (var j = 0u; j < params.seq; j++) {
     let key_rank = ranks[bt + b * params.seq + j];
-    let kv_base = (b * params.seq + j) * params.hidden + head;
-${stridedLoad('kl', 'k', 'kv_base', s, d)}
-${stridedLoad('vl', 'v', 'kv_base', s, d)}
+    let kv_base = (b * params.seq + j) * stride + head;
+${stridedLoad(l, 'kl', 'k', 'kv_base')}
+${stridedLoad(l, 'vl', 'v', 'kv_base')}
 ${rows.map((t) => `    var s${t} = 0.0;\n    var dp${t} = 0.0;`).join('\n')}
-${dims.map((e) => `    { let ke = ${shared('kl', e, s)}; let ve = ${shared('vl', e, s)}; ${rows.map((t) => `s${t} = fma(qs${t}[${e}], ke, s${t}); dp${t} = fma(dos${t}[${e}], ve, dp${t});`).join(' ')} }`).join('\n')}
+${perChunk(l, { kc: 'kl', vc: 'vl' }, (c) => perComponent(l, (i) => rows.map((t) => `s${t} = fma(${component(l, `qs${t}[${c}]`, i)}, ${component(l, 'kc', i)}, s${t}); dp${t} = fma(${component(l, `dos${t}[${c}]`, i)}, ${component(l, 'vc', i)}, dp${t});`).join(' ')))}
 ${rows.map((t) => `    let p${t} = select(0.0, exp(s${t} - row_lse${t}), key_rank <= query_rank${t});
-    let ds${t} = p${t} * (dp${t} * dropout_factor((bh * params.seq + row${t}) * params.seq + j) - d${t});`).join('\n')}
-${dims.map((e) => `    { let ke = ${shared('kl', e, s)}; ${rows.map((t) => `acc${t}[${e}] = fma(ds${t}, ke, acc${t}[${e}]);`).join(' ')} }`).join('\n')}
+    let ds${t} = ${l.type}(p${t} * (dp${t} * dropout_factor((bh * params.seq + row${t}) * params.seq + j) - d${t}));`).join('\n')}
+${perChunk(l, { kc: 'kl' }, (c) => rows.map((t) => `acc${t}[${c}] = fma(ds${t}, kc, acc${t}[${c}]);`).join(' '))}
   }
 ${rows.map((t) => `  if (row${t} < params.seq) {
-    for (var e = 0u; e < HEAD_DIM; e++) { dq[base${t} + e] = acc${t}[e] * params.scale; }
-  }`).join('\n')}
-}`;
+    for (var c = 0u; c < CHUNKS; c++) { dq[base${t} + c] = acc${t}[c] * params.scale; }
+  }`).join('\n')}`);
 }
 
 // dk and dv: lanes own key rows and walk the queries that may see them.
-function backwardKeySubgroupWgsl(d: number, s: number, r: number): string {
-  const rows = range(r);
-  const dims = range(d);
-  return /* wgsl */ `${SUBGROUP_HEADER}
-${header(d)}
-@group(0) @binding(0) var<storage, read> q: array<f32>;
-@group(0) @binding(1) var<storage, read> k: array<f32>;
-@group(0) @binding(2) var<storage, read> v: array<f32>;
-@group(0) @binding(3) var<storage, read> ranks: array<i32>;
-@group(0) @binding(4) var<storage, read> lse: array<f32>;
-@group(0) @binding(5) var<storage, read> dout: array<f32>;
-@group(0) @binding(6) var<storage, read> delta: array<f32>;
-@group(0) @binding(7) var<storage, read_write> dk: array<f32>;
-@group(0) @binding(8) var<storage, read_write> dv: array<f32>;
-@group(0) @binding(9) var<uniform> params: Params;
-
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(subgroup_invocation_id) lane: u32) {
-  ${subgroupProlog(s, r)}
-${rows.map((t) => `  var ks${t}: array<f32, HEAD_DIM>;
-  var vs${t}: array<f32, HEAD_DIM>;
-  var dks${t}: array<f32, HEAD_DIM>;
-  var dvs${t}: array<f32, HEAD_DIM>;
-  for (var e = 0u; e < HEAD_DIM; e++) {
-    ks${t}[e] = k[base${t} + e] * params.scale;
-    vs${t}[e] = v[base${t} + e];
+function backwardKeySubgroupWgsl(l: SubgroupLayout): string {
+  const rows = range(l.r);
+  return subgroupKernel(l, [...INPUTS, ['read', 'lse', 'array<f32>'], ['read', 'dout', 'row'], ['read', 'delta', 'array<f32>'], ['read_write', 'dk', 'row'], ['read_write', 'dv', 'row']], /* wgsl */ `
+${rows.map((t) => `  var ks${t}: array<${l.type}, CHUNKS>;
+  var vs${t}: array<${l.type}, CHUNKS>;
+  var dks${t}: array<${l.type}, CHUNKS>;
+  var dvs${t}: array<${l.type}, CHUNKS>;
+  for (var c = 0u; c < CHUNKS; c++) {
+    ks${t}[c] = k[base${t} + c] * params.scale;
+    vs${t}[c] = v[base${t} + c];
   }
   let key_rank${t} = ranks[bt + b * params.seq + rowc${t}];`).join('\n')}
   for (var i = 0u; i < params.seq; i++) {
     let query_rank = ranks[b * params.seq + i];
-    let q_base = (b * params.seq + i) * params.hidden + head;
+    let q_base = (b * params.seq + i) * stride + head;
     let qr = bh * params.seq + i;
     let row_lse = lse[qr];
     let row_delta = delta[qr];
-${stridedLoad('ql', 'q', 'q_base', s, d)}
-${stridedLoad('gl', 'dout', 'q_base', s, d)}
+${stridedLoad(l, 'ql', 'q', 'q_base')}
+${stridedLoad(l, 'gl', 'dout', 'q_base')}
 ${rows.map((t) => `    var s${t} = 0.0;\n    var dp${t} = 0.0;`).join('\n')}
-${dims.map((e) => `    { let qe = ${shared('ql', e, s)}; let ge = ${shared('gl', e, s)}; ${rows.map((t) => `s${t} = fma(qe, ks${t}[${e}], s${t}); dp${t} = fma(ge, vs${t}[${e}], dp${t});`).join(' ')} }`).join('\n')}
+${perChunk(l, { qc: 'ql', gc: 'gl' }, (c) => perComponent(l, (i) => rows.map((t) => `s${t} = fma(${component(l, 'qc', i)}, ${component(l, `ks${t}[${c}]`, i)}, s${t}); dp${t} = fma(${component(l, 'gc', i)}, ${component(l, `vs${t}[${c}]`, i)}, dp${t});`).join(' ')))}
 ${rows.map((t) => `    let p${t} = select(0.0, exp(s${t} - row_lse), key_rank${t} <= query_rank);
     let factor${t} = dropout_factor(qr * params.seq + row${t});
-    let ds${t} = p${t} * (dp${t} * factor${t} - row_delta);
-    let pv${t} = p${t} * factor${t};`).join('\n')}
-${dims.map((e) => `    { let qe = ${shared('ql', e, s)}; let ge = ${shared('gl', e, s)}; ${rows.map((t) => `dvs${t}[${e}] = fma(pv${t}, ge, dvs${t}[${e}]); dks${t}[${e}] = fma(ds${t}, qe, dks${t}[${e}]);`).join(' ')} }`).join('\n')}
+    let ds${t} = ${l.type}(p${t} * (dp${t} * factor${t} - row_delta));
+    let pv${t} = ${l.type}(p${t} * factor${t});`).join('\n')}
+${perChunk(l, { qc: 'ql', gc: 'gl' }, (c) => rows.map((t) => `dvs${t}[${c}] = fma(pv${t}, gc, dvs${t}[${c}]); dks${t}[${c}] = fma(ds${t}, qc, dks${t}[${c}]);`).join(' '))}
   }
 ${rows.map((t) => `  if (row${t} < params.seq) {
-    for (var e = 0u; e < HEAD_DIM; e++) {
-      dk[base${t} + e] = dks${t}[e] * params.scale;
-      dv[base${t} + e] = dvs${t}[e];
+    for (var c = 0u; c < CHUNKS; c++) {
+      dk[base${t} + c] = dks${t}[c] * params.scale;
+      dv[base${t} + c] = dvs${t}[c];
     }
-  }`).join('\n')}
-}`;
+  }`).join('\n')}`);
 }
 
 const sources = new Map<string, string>();
@@ -444,11 +467,12 @@ function plan(gpu: Gpu, dims: AttentionDims) {
     const s = fixedSubgroupSize(gpu);
     const r = Math.min(MAX_ROWS_PER_LANE, Math.max(1, Math.ceil(seq / s)));
     const key = `${headDim}:${s}:${r}`;
+    const layout = subgroupLayout(headDim, s, r);
     return {
       grid: grid1d(batch * heads * Math.ceil(seq / (r * s)) * s),
-      forward: cachedSource(`f${key}`, () => forwardSubgroupWgsl(headDim, s, r)),
-      query: cachedSource(`q${key}`, () => backwardQuerySubgroupWgsl(headDim, s, r)),
-      key: cachedSource(`k${key}`, () => backwardKeySubgroupWgsl(headDim, s, r)),
+      forward: cachedSource(`f${key}`, () => forwardSubgroupWgsl(layout)),
+      query: cachedSource(`q${key}`, () => backwardQuerySubgroupWgsl(layout)),
+      key: cachedSource(`k${key}`, () => backwardKeySubgroupWgsl(layout)),
     };
   }
   return {

@@ -71,6 +71,10 @@ const CASES: Case[] = [
   { name: 'head 64, 130 tokens, padding', heads: 2, hidden: 128, mask: makeMask(130, [[60, 50], [129, 0]]) },
   { name: 'dropout 0.3 on probabilities', heads: 3, hidden: 15, mask: makeMask(9, [[4, 5], [3, 3]]), dropout: { rate: 0.3, seed: 17 } },
   { name: 'seqLen 512, head 64', heads: 1, hidden: 64, mask: makeMask(512, [[300, 200]]) },
+  // The subgroup version loads vec4s when the head size is a multiple of 4, else f32s; lanes take
+  // loads in turn, the last turn partial here (subgroup size 8).
+  { name: 'head 18 (f32 loads, 3 turns), padding', heads: 2, hidden: 36, mask: makeMask(11, [[5, 4], [7, 4]]) },
+  { name: 'head 36 (vec4 loads, 2 turns), padding, dropout', heads: 2, hidden: 72, mask: makeMask(11, [[5, 4], [7, 4]]), dropout: { rate: 0.2, seed: 9 } },
 ];
 
 function referenceOf(c: Case, q: ArrayLike<number>, k: ArrayLike<number>, v: ArrayLike<number>): Float64Array {
@@ -137,6 +141,8 @@ test('unilmAttention gradients against float64 (every version)', async () => {
     { name: 'padding', heads: 2, hidden: 6, mask: makeMask(5, [[2, 2], [3, 1]]) },
     { name: 'dropout', heads: 2, hidden: 4, mask: makeMask(6, [[3, 3]]), dropout: { rate: 0.5, seed: 3 } },
     { name: 'head 64', heads: 2, hidden: 128, mask: makeMask(7, [[3, 3]]) },
+    CASES[6],
+    CASES[7],
     { name: 'rows past one subgroup tile, padding, dropout', heads: 1, hidden: 8, mask: makeMask(19, [[9, 7]]), dropout: { rate: 0.2, seed: 5 } },
   ] as Case[]) {
     const shape = [c.mask.batch, c.mask.seqLen, c.hidden];
