@@ -1,6 +1,6 @@
 import type { Gpu } from '../gpu/device.js';
 import type { PooledBuffer } from '../gpu/pool.js';
-import { FLAT_INDEX, grid1d } from './common.js';
+import { FLAT_INDEX, grid1d, type ElementType, type PerElementSources } from './common.js';
 import { sumAll } from './reduce.js';
 
 /**
@@ -18,12 +18,31 @@ function rowGrid(rows: number): [number, number] {
   return [Math.ceil(rows / y), y];
 }
 
+/**
+ * Both kernels are generated for an element type: when vocab % 4 == 0 the logits (and dlogits)
+ * are read as vec4s (a vec4 load costs far less than four scalar ones on lavapipe) and
+ * `params.vocab` counts vec4s. A lane then takes four adjacent columns per step (the forward adds
+ * a vec4's four exps before adding them to the lane's sum), so the vec4 lse rounds differently
+ * from the scalar one, well inside the parity test's bounds.
+ */
+function forms(name: string, wgsl: (element: ElementType) => string): PerElementSources {
+  return { vec4f: { name: `${name}4`, wgsl: wgsl('vec4f') }, f32: { name, wgsl: wgsl('f32') } };
+}
+
+const LANES: Record<ElementType, number> = { f32: 1, vec4f: 4 };
+
+/** WGSL: the largest component and the sum of the components of `v`, an element. */
+const HORIZONTAL: Record<ElementType, { max: (v: string) => string; sum: (v: string) => string }> = {
+  f32: { max: (v) => v, sum: (v) => v },
+  vec4f: { max: (v) => `max(max(${v}.x, ${v}.y), max(${v}.z, ${v}.w))`, sum: (v) => `(${v}.x + ${v}.y + ${v}.z + ${v}.w)` },
+};
+
 // One workgroup per row: each lane keeps an online (max, sum of exp) over a strided slice of
 // the row; after one barrier every lane merges the 64 partials (same cost as one lane doing it,
 // and no tree of barriers).
-const FORWARD = /* wgsl */ `
+const FORWARD = forms('softmaxCrossEntropy', (element) => /* wgsl */ `
 struct Params { rows: u32, vocab: u32 }
-@group(0) @binding(0) var<storage, read> logits: array<f32>;
+@group(0) @binding(0) var<storage, read> logits: array<${element}>;
 @group(0) @binding(1) var<storage, read> targets: array<i32>;
 @group(0) @binding(2) var<storage, read_write> lse: array<f32>;
 @group(0) @binding(3) var<storage, read_write> losses: array<f32>;
@@ -41,11 +60,13 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   var s = 0.0;
   for (var c = lid; c < params.vocab; c += 64u) {
     let x = logits[base + c];
-    if (x > m) {
-      s *= exp(m - x);
-      m = x;
+    let top = ${HORIZONTAL[element].max('x')};
+    if (top > m) {
+      s *= exp(m - top);
+      m = top;
     }
-    s += exp(x - m);
+    let e = exp(x - m);
+    s += ${HORIZONTAL[element].sum('e')};
   }
   part_max[lid] = m;
   part_sum[lid] = s;
@@ -57,17 +78,19 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   for (var l = 0u; l < 64u; l++) { total += part_sum[l] * exp(part_max[l] - top); }
   let row_lse = top + log(total);
   lse[row] = row_lse;
-  let cls = targets[row];
-  losses[row] = select(0.0, row_lse - logits[base + u32(max(cls, 0))], cls >= 0);
-}`;
+  let cls = u32(max(targets[row], 0));
+  losses[row] = select(0.0, row_lse - logits[base + cls / ${LANES[element]}u]${element === 'vec4f' ? '[cls % 4u]' : ''}, targets[row] >= 0);
+}`);
 
-const BACKWARD = /* wgsl */ `
+const INDEX_TYPE: Record<ElementType, string> = { f32: 'i32', vec4f: 'vec4i' };
+
+const BACKWARD = forms('softmaxCrossEntropyBackward', (element) => /* wgsl */ `
 struct Params { rows: u32, vocab: u32, inv_count: f32 }
-@group(0) @binding(0) var<storage, read> logits: array<f32>;
+@group(0) @binding(0) var<storage, read> logits: array<${element}>;
 @group(0) @binding(1) var<storage, read> targets: array<i32>;
 @group(0) @binding(2) var<storage, read> lse: array<f32>;
 @group(0) @binding(3) var<storage, read> dloss: array<f32>;
-@group(0) @binding(4) var<storage, read_write> dlogits: array<f32>;
+@group(0) @binding(4) var<storage, read_write> dlogits: array<${element}>;
 @group(0) @binding(5) var<uniform> params: Params;
 
 @compute @workgroup_size(64)
@@ -76,14 +99,19 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   if (i >= params.rows * params.vocab) { return; }
   let row = i / params.vocab;
   let cls = targets[row];
-  let onehot = select(0.0, 1.0, i32(i - row * params.vocab) == cls);
+  let column = i32((i - row * params.vocab) * ${LANES[element]}u)${element === 'vec4f' ? ' + vec4i(0, 1, 2, 3)' : ''};
+  let onehot = select(${element}(0.0), ${element}(1.0), column == ${INDEX_TYPE[element]}(cls));
   let g = dloss[0] * params.inv_count;
-  dlogits[i] = select(0.0, g * (exp(logits[i] - lse[row]) - onehot), cls >= 0);
-}`;
+  dlogits[i] = select(${element}(0.0), g * (exp(logits[i] - lse[row]) - onehot), cls >= 0);
+}`);
 
 /** The largest row count whose [rows, vocab] float32 logits fit one storage binding. */
 export function maxCrossEntropyRows(gpu: Gpu, vocab: number): number {
   return Math.floor(gpu.maxBindingBytes / (vocab * 4));
+}
+
+function elementFor(vocab: number): ElementType {
+  return vocab % 4 === 0 ? 'vec4f' : 'f32';
 }
 
 function checkBinding(gpu: Gpu, rows: number, vocab: number): void {
@@ -105,7 +133,8 @@ export function softmaxCrossEntropy(
   rows: number, vocab: number, invCount: number,
 ): void {
   checkBinding(gpu, rows, vocab);
-  gpu.dispatch(gpu.kernel({ name: 'softmaxCrossEntropy', wgsl: FORWARD }), { logits, targets, lse, losses, params: { rows, vocab } }, rowGrid(rows));
+  const element = elementFor(vocab);
+  gpu.dispatch(gpu.kernel(FORWARD[element]), { logits, targets, lse, losses, params: { rows, vocab: vocab / LANES[element] } }, rowGrid(rows));
   sumAll(gpu, losses, loss, rows, invCount);
 }
 
@@ -115,9 +144,11 @@ export function softmaxCrossEntropyBackward(
   rows: number, vocab: number, invCount: number,
 ): void {
   checkBinding(gpu, rows, vocab);
+  const element = elementFor(vocab);
+  const width = vocab / LANES[element];
   gpu.dispatch(
-    gpu.kernel({ name: 'softmaxCrossEntropyBackward', wgsl: BACKWARD }),
-    { logits, targets, lse, dloss, dlogits, params: { rows, vocab, inv_count: invCount } },
-    grid1d(rows * vocab),
+    gpu.kernel(BACKWARD[element]),
+    { logits, targets, lse, dloss, dlogits, params: { rows, vocab: width, inv_count: invCount } },
+    grid1d(rows * width),
   );
 }

@@ -5,6 +5,7 @@ import { embedding } from '../../src/autograd/ops/embedding.js';
 import { mean, sum } from '../../src/autograd/ops/reduce.js';
 import { backward } from '../../src/autograd/tape.js';
 import { Tensor } from '../../src/autograd/tensor.js';
+import { embeddingScatterAdd, groupIds } from '../../src/kernels/embedding.js';
 import { sumRows } from '../../src/kernels/reduce.js';
 import { assertClose } from '../support/compare.js';
 import { checkGradients, reportWorst } from '../support/check-op.js';
@@ -53,7 +54,8 @@ for (const [rows, cols] of [[1, 1], [5, 3], [7, 8], [300, 64], [3, 13], [4, 6]])
   });
 }
 
-for (const [rows, cols, count] of [[1, 1, 1], [13, 7, 29], [300, 65, 129]]) {
+// Column counts divisible by 4 take the kernels moving four columns per invocation.
+for (const [rows, cols, count] of [[1, 1, 1], [13, 7, 29], [300, 65, 129], [9, 6, 11], [1, 4, 3], [50, 8, 40], [40, 128, 70]]) {
   test(`embedding gather ${count} ids from ${rows}x${cols} and its scatter-add backward match the CPU`, async () => {
     const table = randomArray(rows * cols, rows);
     const ids = randomInts(count, rows, count);
@@ -64,8 +66,17 @@ for (const [rows, cols, count] of [[1, 1, 1], [13, 7, 29], [300, 65, 129]]) {
     assertClose(await out.toArray(), ref.embeddingGather(table, ids, cols), 'gather', { rtol: 0, atol: 0 });
     const seed = Tensor.fromArray(dy, [count, cols]);
     backward(out, seed);
-    assertClose(await tTable.grad!.toArray(), ref.embeddingScatterAdd(dy, ids, rows, cols), 'scatter-add', { rtol: 1e-6, atol: 1e-6 });
-    for (const t of [tTable.grad!, tTable, out, seed]) t.release();
+    const scattered = ref.embeddingScatterAdd(dy, ids, rows, cols);
+    assertClose(await tTable.grad!.toArray(), scattered, 'scatter-add', { rtol: 1e-6, atol: 1e-6 });
+    // Into an existing gradient (a tied output layer made one) the rows add to what is there.
+    const gpu = activeGpu();
+    const existing = Tensor.fromArray(table, [rows, cols]);
+    const groups = groupIds(ids);
+    const [rowIds, offsets, positions] = [groups.rowIds, groups.offsets, groups.positions].map((a) => gpu.upload(a, 'test.groups'));
+    embeddingScatterAdd(gpu, seed.buffer, { rowIds, offsets, positions, count: groups.rowIds.length }, existing.buffer, cols);
+    assertClose(await existing.toArray(), scattered.map((v, i) => v + table[i]), 'scatter-add into a gradient', { rtol: 1e-6, atol: 1e-6 });
+    for (const buffer of [rowIds, offsets, positions]) gpu.release(buffer);
+    for (const t of [tTable.grad!, tTable, out, seed, existing]) t.release();
   });
 }
 
