@@ -81,11 +81,25 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
 }`;
 }
 
-/** The two compiled forms of an elementwise kernel: `name4` over vec4s, `name` over f32s. */
+/** The two compiled forms of a kernel: `name4` over vec4s, `name` over f32s. */
 export type PerElementSources = Record<ElementType, KernelSource>;
 
+/** f32 elements in one element of each type. */
+export const LANES: Record<ElementType, number> = { f32: 1, vec4f: 4 };
+
+/** Both forms of a kernel whose WGSL is generated for an element type. */
+export function elementForms(name: string, wgsl: (element: ElementType) => string): PerElementSources {
+  return { vec4f: { name: `${name}4`, wgsl: wgsl('vec4f') }, f32: { name, wgsl: wgsl('f32') } };
+}
+
+/** Rows of `cols` f32s are read as vec4s when whole ones fit, else as f32s; `width` is in that unit. */
+export function rowLayout(cols: number): { element: ElementType; width: number } {
+  const element = cols % 4 === 0 ? 'vec4f' : 'f32';
+  return { element, width: cols / LANES[element] };
+}
+
 export function perElementKernels(name: string, kernel: PerElementKernel): PerElementSources {
-  return { vec4f: { name: `${name}4`, wgsl: perElementWgsl(kernel, 'vec4f') }, f32: { name, wgsl: perElementWgsl(kernel, 'f32') } };
+  return elementForms(name, (element) => perElementWgsl(kernel, element));
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { Gpu } from '../gpu/device.js';
 import type { PooledBuffer } from '../gpu/pool.js';
-import { FLAT_INDEX, grid1d, type ElementType, type PerElementSources } from './common.js';
+import { elementForms, FLAT_INDEX, grid1d, rowLayout } from './common.js';
 
 /**
  * Embedding gather, and its backward as a deterministic scatter-add grouped by row id. Both
@@ -8,16 +8,7 @@ import { FLAT_INDEX, grid1d, type ElementType, type PerElementSources } from './
  * less than four scalar ones on lavapipe); `params.cols` then counts vec4s.
  */
 
-function forms(name: string, wgsl: (element: ElementType) => string): PerElementSources {
-  return { vec4f: { name: `${name}4`, wgsl: wgsl('vec4f') }, f32: { name, wgsl: wgsl('f32') } };
-}
-
-/** The element type rows of `cols` are moved in, and how many of those make a row. */
-function rowLayout(cols: number): { element: ElementType; width: number } {
-  return cols % 4 === 0 ? { element: 'vec4f', width: cols / 4 } : { element: 'f32', width: cols };
-}
-
-const GATHER = forms('embeddingGather', (element) => /* wgsl */ `
+const GATHER = elementForms('embeddingGather', (element) => /* wgsl */ `
 struct Params { count: u32, cols: u32, rows: u32 }
 @group(0) @binding(0) var<storage, read> table: array<${element}>;
 @group(0) @binding(1) var<storage, read> ids: array<u32>;
@@ -73,7 +64,7 @@ export function groupIds(ids: ArrayLike<number>): IdGroups {
   return { rowIds, offsets, positions };
 }
 
-const SCATTER_ADD = forms('embeddingScatterAdd', (element) => /* wgsl */ `
+const SCATTER_ADD = elementForms('embeddingScatterAdd', (element) => /* wgsl */ `
 struct Params { groups: u32, cols: u32 }
 @group(0) @binding(0) var<storage, read> dy: array<${element}>;
 @group(0) @binding(1) var<storage, read> row_ids: array<u32>;

@@ -1,7 +1,6 @@
 import type { Gpu } from '../gpu/device.js';
-import type { KernelSource } from '../gpu/kernel.js';
 import type { PooledBuffer } from '../gpu/pool.js';
-import { FLAT_INDEX, grid1d, WORKGROUP_SIZE, type ElementType } from './common.js';
+import { elementForms, FLAT_INDEX, grid1d, LANES, rowLayout, WORKGROUP_SIZE, type ElementType } from './common.js';
 
 /**
  * LayerNorm over the last axis: y = (x - mean) * rstd * gamma + beta, biased variance,
@@ -14,8 +13,6 @@ import { FLAT_INDEX, grid1d, WORKGROUP_SIZE, type ElementType } from './common.j
  * forms round as the scalar loop did (four interleaved partial sums moved the rounding noise of the
  * model's ~0 key-bias gradient past the parity test's bound).
  */
-
-const LANES: Record<ElementType, number> = { f32: 1, vec4f: 4 };
 
 /** WGSL: the start of a row kernel's main, after `add` (a sum plus an element's components, in order) and with `n` (f32 columns per row). */
 function rowKernelPrelude(element: ElementType): string {
@@ -109,19 +106,9 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
 }`;
 }
 
-function forms(name: string, wgsl: (element: ElementType) => string): Record<ElementType, KernelSource> {
-  return { vec4f: { name: `${name}4`, wgsl: wgsl('vec4f') }, f32: { name, wgsl: wgsl('f32') } };
-}
-
-const FORWARD = forms('layerNorm', forwardWgsl);
-const BACKWARD_INPUT = forms('layerNormBackwardInput', backwardInputWgsl);
-const BACKWARD_PARAMS = forms('layerNormBackwardParams', backwardParamsWgsl);
-
-/** The element type rows of `cols` are read in, and how many of those make a row. */
-function rowLayout(cols: number): { element: ElementType; width: number } {
-  const element = cols % 4 === 0 ? 'vec4f' : 'f32';
-  return { element, width: cols / LANES[element] };
-}
+const FORWARD = elementForms('layerNorm', forwardWgsl);
+const BACKWARD_INPUT = elementForms('layerNormBackwardInput', backwardInputWgsl);
+const BACKWARD_PARAMS = elementForms('layerNormBackwardParams', backwardParamsWgsl);
 
 /** `stats` receives [rows, 2] = (mean, rstd) per row. */
 export function layerNorm(

@@ -1,6 +1,6 @@
 import type { Gpu } from '../gpu/device.js';
 import type { PooledBuffer } from '../gpu/pool.js';
-import { FLAT_INDEX, grid1d, WORKGROUP_SIZE, type ElementType } from './common.js';
+import { elementForms, FLAT_INDEX, grid1d, rowLayout, WORKGROUP_SIZE, type ElementType } from './common.js';
 
 const SUM_ALL = /* wgsl */ `
 struct Params { n: u32, alpha: f32 }
@@ -47,11 +47,10 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
 }`;
 }
 
-const SUM_ROWS = { vec4f: { name: 'sumRows4', wgsl: sumRowsWgsl('vec4f') }, f32: { name: 'sumRows', wgsl: sumRowsWgsl('f32') } };
+const SUM_ROWS = elementForms('sumRows', sumRowsWgsl);
 
 /** out[c] (+)= sum over r of x[r, c]: the gradient of a broadcast bias. */
 export function sumRows(gpu: Gpu, x: PooledBuffer, out: PooledBuffer, rows: number, cols: number, accumulate = false): void {
-  const element = cols % 4 === 0 ? 'vec4f' : 'f32';
-  const columns = element === 'vec4f' ? cols / 4 : cols;
-  gpu.dispatch(gpu.kernel(SUM_ROWS[element]), { x, out, params: { rows, cols: columns, accumulate: accumulate ? 1 : 0 } }, grid1d(columns));
+  const { element, width } = rowLayout(cols);
+  gpu.dispatch(gpu.kernel(SUM_ROWS[element]), { x, out, params: { rows, cols: width, accumulate: accumulate ? 1 : 0 } }, grid1d(width));
 }

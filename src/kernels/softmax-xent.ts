@@ -1,6 +1,6 @@
 import type { Gpu } from '../gpu/device.js';
 import type { PooledBuffer } from '../gpu/pool.js';
-import { FLAT_INDEX, grid1d, type ElementType, type PerElementSources } from './common.js';
+import { elementForms, FLAT_INDEX, grid1d, LANES, rowLayout, type ElementType } from './common.js';
 import { sumAll } from './reduce.js';
 
 /**
@@ -25,12 +25,6 @@ function rowGrid(rows: number): [number, number] {
  * a vec4's four exps before adding them to the lane's sum), so the vec4 lse rounds differently
  * from the scalar one, well inside the parity test's bounds.
  */
-function forms(name: string, wgsl: (element: ElementType) => string): PerElementSources {
-  return { vec4f: { name: `${name}4`, wgsl: wgsl('vec4f') }, f32: { name, wgsl: wgsl('f32') } };
-}
-
-const LANES: Record<ElementType, number> = { f32: 1, vec4f: 4 };
-
 /** WGSL: the largest component and the sum of the components of `v`, an element. */
 const HORIZONTAL: Record<ElementType, { max: (v: string) => string; sum: (v: string) => string }> = {
   f32: { max: (v) => v, sum: (v) => v },
@@ -40,7 +34,7 @@ const HORIZONTAL: Record<ElementType, { max: (v: string) => string; sum: (v: str
 // One workgroup per row: each lane keeps an online (max, sum of exp) over a strided slice of
 // the row; after one barrier every lane merges the 64 partials (same cost as one lane doing it,
 // and no tree of barriers).
-const FORWARD = forms('softmaxCrossEntropy', (element) => /* wgsl */ `
+const FORWARD = elementForms('softmaxCrossEntropy', (element) => /* wgsl */ `
 struct Params { rows: u32, vocab: u32 }
 @group(0) @binding(0) var<storage, read> logits: array<${element}>;
 @group(0) @binding(1) var<storage, read> targets: array<i32>;
@@ -84,7 +78,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
 
 const INDEX_TYPE: Record<ElementType, string> = { f32: 'i32', vec4f: 'vec4i' };
 
-const BACKWARD = forms('softmaxCrossEntropyBackward', (element) => /* wgsl */ `
+const BACKWARD = elementForms('softmaxCrossEntropyBackward', (element) => /* wgsl */ `
 struct Params { rows: u32, vocab: u32, inv_count: f32 }
 @group(0) @binding(0) var<storage, read> logits: array<${element}>;
 @group(0) @binding(1) var<storage, read> targets: array<i32>;
@@ -110,10 +104,6 @@ export function maxCrossEntropyRows(gpu: Gpu, vocab: number): number {
   return Math.floor(gpu.maxBindingBytes / (vocab * 4));
 }
 
-function elementFor(vocab: number): ElementType {
-  return vocab % 4 === 0 ? 'vec4f' : 'f32';
-}
-
 function checkBinding(gpu: Gpu, rows: number, vocab: number): void {
   const bytes = rows * vocab * 4;
   if (bytes > gpu.maxBindingBytes) {
@@ -133,8 +123,8 @@ export function softmaxCrossEntropy(
   rows: number, vocab: number, invCount: number,
 ): void {
   checkBinding(gpu, rows, vocab);
-  const element = elementFor(vocab);
-  gpu.dispatch(gpu.kernel(FORWARD[element]), { logits, targets, lse, losses, params: { rows, vocab: vocab / LANES[element] } }, rowGrid(rows));
+  const { element, width } = rowLayout(vocab);
+  gpu.dispatch(gpu.kernel(FORWARD[element]), { logits, targets, lse, losses, params: { rows, vocab: width } }, rowGrid(rows));
   sumAll(gpu, losses, loss, rows, invCount);
 }
 
@@ -144,8 +134,7 @@ export function softmaxCrossEntropyBackward(
   rows: number, vocab: number, invCount: number,
 ): void {
   checkBinding(gpu, rows, vocab);
-  const element = elementFor(vocab);
-  const width = vocab / LANES[element];
+  const { element, width } = rowLayout(vocab);
   gpu.dispatch(
     gpu.kernel(BACKWARD[element]),
     { logits, targets, lse, dloss, dlogits, params: { rows, vocab: width, inv_count: invCount } },
