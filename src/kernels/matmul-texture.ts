@@ -25,7 +25,7 @@ import { epilogueBindings, epilogueWgsl, storeWgsl, type MatmulEpilogue, type Ma
  */
 
 const TILE_ROWS = 32;
-const ROW_GROUP = 16;
+const ROW_GROUP = 8;
 const TEXEL_MASK = `${(1 << TEXTURE_WIDTH_SHIFT) - 1}u`;
 
 function texelCoords(index: string): string {
