@@ -10,8 +10,7 @@ import { elementForms, FLAT_INDEX, grid1d, LANES, rowLayout, WORKGROUP_SIZE, typ
  * Each kernel is generated for an element type: when cols % 4 == 0, x, gamma, beta, y, dy and dx
  * are read as vec4s (a vec4 load costs far less than four scalar ones on lavapipe), and
  * `params.cols` counts vec4s. The per-row sums still add the columns one by one, in order, so both
- * forms round as the scalar loop did (four interleaved partial sums moved the rounding noise of the
- * model's ~0 key-bias gradient past the parity test's bound).
+ * forms round exactly as the scalar loop does.
  */
 
 /** WGSL: the start of a row kernel's main, after `add` (a sum plus an element's components, in order) and with `n` (f32 columns per row). */
