@@ -162,7 +162,7 @@ export async function benchEncode(spec: ModelConfigSpec, rows: number, tokens: n
   const model = new SimBert(config, weights);
   const batch = benchBatch(rows, tokens, spec.vocab, true);
   const encode = async () => {
-    const pooled = noGrad(() => scope(() => model.encode(batch, { training: false }).pooled));
+    const pooled = noGrad(() => scope(() => model.encode(batch, { training: false, pooledOnly: true }).pooled));
     await pooled.toArray();
     pooled.release();
   };

@@ -30,10 +30,16 @@ export interface ForwardOptions {
   dropout?: number;
   /** Keep the output of the embeddings and of every layer (for debugging and parity tests). */
   collectHiddenStates?: boolean;
+  /**
+   * Only the pooled vectors are wanted: the last layer's attention output, FFN and LayerNorms run
+   * on the [CLS] rows alone (all the pooler reads; the same values, a quarter less work for a
+   * 3-layer encoder), and `sequence` holds just those rows.
+   */
+  pooledOnly?: boolean;
 }
 
 export interface Encoded {
-  /** [batch, seqLen, hidden] */
+  /** [batch, seqLen, hidden]; with pooledOnly, the [CLS] rows [batch, hidden] */
   sequence: Tensor;
   /** The linear pooler on [CLS]: [batch, hidden] */
   pooled: Tensor;
@@ -88,13 +94,19 @@ export class SimBert {
     const hiddenStates = options.collectHiddenStates ? [x] : [];
 
     const mask: AttentionMask = { batch: rows, seqLen, tokenIds: batch.tokenIds, segmentIds: batch.segmentIds };
+    const clsRows = Array.from({ length: rows }, (_, b) => b * seqLen);
+    const clsOf = (t: Tensor) => embedding(reshape(t, [rows * seqLen, config.hiddenSize]), clsRows, [rows]);
     for (let layer = 0; layer < config.numHiddenLayers; layer++) {
       const w = (name: string) => this.weight(`bert/encoder/layer_${layer}/${name}`);
       const q = linear(x, w('attention/self/query/kernel'), w('attention/self/query/bias'));
       const k = linear(x, w('attention/self/key/kernel'), w('attention/self/key/bias'));
       const v = linear(x, w('attention/self/value/kernel'), w('attention/self/value/bias'));
       const attentionDropout = attentionRate > 0 ? { rate: attentionRate, seed: nextSeed() } : undefined;
-      const context = unilmAttention(q, k, v, config.numAttentionHeads, mask, attentionDropout);
+      let context = unilmAttention(q, k, v, config.numAttentionHeads, mask, attentionDropout);
+      if (options.pooledOnly && layer === config.numHiddenLayers - 1) {
+        context = clsOf(context);
+        x = clsOf(x);
+      }
       let attended = linear(context, w('attention/output/dense/kernel'), w('attention/output/dense/bias'));
       attended = dropout(attended, hiddenRate, nextSeed());
       x = layerNorm(add(x, attended), w('attention/output/LayerNorm/gamma'), w('attention/output/LayerNorm/beta'), LAYER_NORM_EPS);
@@ -105,8 +117,7 @@ export class SimBert {
       if (options.collectHiddenStates) hiddenStates.push(x);
     }
 
-    const flat = reshape(x, [rows * seqLen, config.hiddenSize]);
-    const cls = embedding(flat, Array.from({ length: rows }, (_, b) => b * seqLen), [rows]);
+    const cls = options.pooledOnly && config.numHiddenLayers > 0 ? x : clsOf(x);
     const pooled = linear(cls, this.weight('bert/pooler/dense/kernel'), this.weight('bert/pooler/dense/bias'));
     return { sequence: x, pooled, hiddenStates };
   }

@@ -37,7 +37,7 @@ export async function encodeTexts(model: SimBert, tokenizer: Tokenizer, texts: r
   for (let start = 0; start < order.length; start += batchSize) {
     const indices = order.slice(start, start + batchSize);
     const batch = padRows(indices.map((i) => encodings[i]));
-    const pooled = scope(() => noGrad(() => model.encode(batch, { training: false }).pooled));
+    const pooled = scope(() => noGrad(() => model.encode(batch, { training: false, pooledOnly: true }).pooled));
     const vectors = await pooled.toArray();
     pooled.release();
     indices.forEach((textIndex, row) => out.set(vectors.subarray(row * hidden, (row + 1) * hidden), textIndex * hidden));

@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { AdamW } from '../../src/autograd/adamw.js';
-import { backward } from '../../src/autograd/tape.js';
+import { backward, noGrad } from '../../src/autograd/tape.js';
 import { scope, type Tensor } from '../../src/autograd/tensor.js';
 import { SimBert, type BertBatch } from '../../src/model/bert.js';
 import { parseBertConfig } from '../../src/model/config.js';
@@ -79,6 +79,19 @@ test('forward: hidden states, pooled output, MLM logits and both losses match Py
  * absolutely, against 1e-2 of the largest gradient (so within 1e-6 of it, a few float32 ulps;
  * with the 1e-3 floor a mere reordering of a float32 sum upstream could cross the limit).
  */
+test('encoding for pooled vectors only (last layer on the [CLS] rows) matches the pooled output of PyTorch', async () => {
+  const model = freshModel();
+  const encoded = scope(() => noGrad(() => {
+    const { sequence, pooled } = model.encode(batch, { ...forward, pooledOnly: true });
+    return { sequence, pooled };
+  }));
+  assert.equal(encoded.sequence.shape, [batch.batch, fixture.pooled.shape[1]]);
+  const error = await compareArray('pooled (pooledOnly)', encoded.pooled, fixture.pooled, 1e-5);
+  console.log(`worst: parity pooled with pooledOnly ${error.toExponential(2)}`);
+  for (const t of [encoded.sequence, encoded.pooled]) t.release();
+  releaseModel(model);
+});
+
 test('backward: every parameter gradient matches PyTorch within 1e-4 relative', async () => {
   const model = freshModel();
   scope(() => {
