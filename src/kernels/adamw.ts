@@ -1,6 +1,6 @@
 import type { Gpu } from '../gpu/device.js';
 import type { PooledBuffer } from '../gpu/pool.js';
-import { FLAT_INDEX, grid1d } from './common.js';
+import { dispatchPerElement, elementForms, FLAT_INDEX, type ElementType } from './common.js';
 
 /**
  * One AdamW step on one parameter, fused: moments, bias correction, the Adam update and the
@@ -8,7 +8,7 @@ import { FLAT_INDEX, grid1d } from './common.js';
  */
 
 /** The kernel over elements of type `element` (f32, or vec4f for four at once) from index `first`. */
-function adamwWgsl(element: 'f32' | 'vec4f'): string {
+function adamwWgsl(element: ElementType): string {
   return /* wgsl */ `
 struct Params {
   n: u32,
@@ -46,6 +46,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
 }`;
 }
 
+const ADAMW = elementForms('adamw', adamwWgsl);
+
 export interface AdamWStep {
   lr: number;
   beta1: number;
@@ -60,7 +62,6 @@ export interface AdamWStep {
 export function adamwStep(gpu: Gpu, param: PooledBuffer, grad: PooledBuffer, m: PooledBuffer, v: PooledBuffer, n: number, s: AdamWStep): void {
   if (!(s.step >= 1)) throw new Error(`adamw: step must count from 1, got ${s.step}`);
   const uniforms = {
-    n,
     lr: s.lr,
     beta1: s.beta1,
     beta2: s.beta2,
@@ -72,11 +73,5 @@ export function adamwStep(gpu: Gpu, param: PooledBuffer, grad: PooledBuffer, m: 
     inv_correction1: 1 / (1 - s.beta1 ** s.step),
     inv_correction2: 1 / (1 - s.beta2 ** s.step),
   };
-  // Four elements per invocation where whole vec4s fit (a vec4 load costs far less than four
-  // scalar ones on lavapipe), then the last n % 4 one by one.
-  const quads = Math.floor(n / 4);
-  const buffers = { param, grad, m, v };
-  if (quads > 0) gpu.dispatch(gpu.kernel({ name: 'adamw4', wgsl: adamwWgsl('vec4f') }), { ...buffers, params: { ...uniforms, n: quads, first: 0 } }, grid1d(quads));
-  const rest = n - 4 * quads;
-  if (rest > 0) gpu.dispatch(gpu.kernel({ name: 'adamw', wgsl: adamwWgsl('f32') }), { ...buffers, params: { ...uniforms, n: rest, first: 4 * quads } }, grid1d(rest));
+  dispatchPerElement(gpu, ADAMW, { param, grad, m, v }, n, () => uniforms);
 }
