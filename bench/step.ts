@@ -91,12 +91,21 @@ export interface StepResult {
   loss: number;
 }
 
+/** A model of `spec` with the benches' random weights, and its release (weights, then the pool's free buffers). */
+function randomModel(spec: ModelConfigSpec): { model: SimBert; weights: Map<string, Tensor>; release: () => void } {
+  const config = bertConfig(spec);
+  const weights = uploadWeights(config, randomWeightArrays(config, 7));
+  const release = () => {
+    for (const weight of weights.values()) weight.release();
+    activeGpu().pool.trim();
+  };
+  return { model: new SimBert(config, weights), weights, release };
+}
+
 /** ms per training step (median), main-thread CPU per step, dispatches and submissions per step, peak pool bytes. */
 export async function benchStep(spec: ModelConfigSpec, rows: number, tokens: number, samples: number): Promise<StepResult> {
   const gpu = activeGpu();
-  const config = bertConfig(spec);
-  const weights = uploadWeights(config, randomWeightArrays(config, 7));
-  const model = new SimBert(config, weights);
+  const { model, weights, release } = randomModel(spec);
   const optimizer = new AdamW(weights, { lr: 2e-6, weightDecay: 0.01 });
   const batch = benchBatch(rows, tokens, spec.vocab);
   let last: Tensor | null = null;
@@ -137,8 +146,7 @@ export async function benchStep(spec: ModelConfigSpec, rows: number, tokens: num
   const loss = last ? (await (last as Tensor).toArray())[0] : NaN;
   (last as Tensor | null)?.release();
   optimizer.release();
-  for (const weight of weights.values()) weight.release();
-  gpu.pool.trim();
+  release();
   return {
     config: spec.name, rows, tokens, medianMs: median(times), samples, cpuMsPerStep: median(cpu),
     dispatches: median(dispatches), submissions: median(submissions), peakBytes, loss,
@@ -156,10 +164,7 @@ export interface EncodeResult {
 
 /** Sentences per second encoding `rows` single texts of `tokens` tokens (no grad, pooled vectors read back). */
 export async function benchEncode(spec: ModelConfigSpec, rows: number, tokens: number, samples: number): Promise<EncodeResult> {
-  const gpu = activeGpu();
-  const config = bertConfig(spec);
-  const weights = uploadWeights(config, randomWeightArrays(config, 7));
-  const model = new SimBert(config, weights);
+  const { model, release } = randomModel(spec);
   const batch = benchBatch(rows, tokens, spec.vocab, true);
   const encode = async () => {
     const pooled = noGrad(() => scope(() => model.encode(batch, { training: false, pooledOnly: true }).pooled));
@@ -173,8 +178,7 @@ export async function benchEncode(spec: ModelConfigSpec, rows: number, tokens: n
     await encode();
     times.push(performance.now() - started);
   }
-  for (const weight of weights.values()) weight.release();
-  gpu.pool.trim();
+  release();
   const ms = median(times);
   return { config: spec.name, rows, tokens, medianMs: ms, sentencesPerSecond: (rows * 1000) / ms, samples };
 }
