@@ -152,23 +152,28 @@ export function loadVocab(path: string, options: LoadVocabOptions = {}): LoadedV
  * back the same tokens and ids; refuses a vocab for which that would not hold.
  */
 export function writeVocabFile(path: string, vocab: Vocab): void {
-  vocab.tokens.forEach((token, id) => {
-    for (const char of token) {
-      if (isPythonWhitespace(char)) {
-        throw new Error(`cannot write vocabulary file '${path}': token ${id} ${JSON.stringify(token)} contains whitespace, which reading splits on`);
-      }
-    }
-    if (vocab.ids.get(token) !== id) {
-      throw new Error(`cannot write vocabulary file '${path}': token ${id} ${JSON.stringify(token)} has id ${vocab.ids.get(token)} in the vocabulary's map`);
-    }
-  });
-  if (vocab.ids.size !== vocab.tokens.length) {
-    throw new Error(`cannot write vocabulary file '${path}': the vocabulary maps ${vocab.ids.size} tokens but lists ${vocab.tokens.length}`);
-  }
-  const text = vocab.tokens.map((token) => `${token}\n`).join('');
+  const text = vocabFileText(vocab, path);
   try {
     writeFileSync(path, text, 'utf8');
   } catch (error) {
     throw new Error(`cannot write vocabulary file '${path}': ${(error as Error).message}`);
   }
+}
+
+/** The text of vocab.txt for `vocab` (see writeVocabFile); `name` is the file's name in messages. */
+export function vocabFileText(vocab: Vocab, name: string): string {
+  vocab.tokens.forEach((token, id) => {
+    for (const char of token) {
+      if (isPythonWhitespace(char)) {
+        throw new Error(`cannot write vocabulary file '${name}': token ${id} ${JSON.stringify(token)} contains whitespace, which reading splits on`);
+      }
+    }
+    if (vocab.ids.get(token) !== id) {
+      throw new Error(`cannot write vocabulary file '${name}': token ${id} ${JSON.stringify(token)} has id ${vocab.ids.get(token)} in the vocabulary's map`);
+    }
+  });
+  if (vocab.ids.size !== vocab.tokens.length) {
+    throw new Error(`cannot write vocabulary file '${name}': the vocabulary maps ${vocab.ids.size} tokens but lists ${vocab.tokens.length}`);
+  }
+  return vocab.tokens.map((token) => `${token}\n`).join('');
 }

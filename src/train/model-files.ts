@@ -1,19 +1,17 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AdamWState } from '../autograd/adamw.js';
-import { CheckpointReader, writeCheckpoint } from '../model/checkpoint/index.js';
-import { bertConfigToJson, loadBertConfig, type BertConfig } from '../model/config.js';
+import { CheckpointReader } from '../model/checkpoint/index.js';
+import { loadBertConfig, type BertConfig } from '../model/config.js';
 import { loadWeightArrays } from '../model/load.js';
-import { loadVocab, readVocabFile, writeVocabFile, type Vocab } from '../model/vocab.js';
+import { loadVocab, readVocabFile, type Vocab } from '../model/vocab.js';
+import { parseTrainerState, type TrainerState } from './trainer-state.js';
 
 /**
  * A model directory as `train --out` writes it: what bert4keras loads (bert_config.json,
  * vocab.txt, bert_model.ckpt.* with Adam slots beside the weights, as Google's checkpoints have
- * them) plus trainer-state.json for --resume.
- *
- * A checkpoint is written into DIR/.staging, marked complete, then moved into place file by
- * file. A run killed while staging leaves the previous checkpoint untouched; one killed while
- * moving is rolled forward by `recoverModelDir`, which every reader calls first.
+ * them) plus trainer-state.json for --resume. A run directory holds each checkpoint as such a
+ * directory under checkpoints/ (see src/node/run-directory.ts); encodeModelFiles gives the bytes.
  */
 export const MODEL_FILES = {
   config: 'bert_config.json',
@@ -21,9 +19,6 @@ export const MODEL_FILES = {
   checkpoint: 'bert_model.ckpt',
   trainerState: 'trainer-state.json',
 } as const;
-
-const STAGING = '.staging';
-const COMPLETE = 'COMPLETE';
 
 export interface LoadedModel {
   /** vocabSize is the (simplified) vocabulary's size. */
@@ -45,13 +40,8 @@ export interface ModelLocation {
   warn?: (message: string) => void;
 }
 
-export interface SavedModel {
-  config: BertConfig;
-  vocab: Vocab;
-  weights: Map<string, { shape: number[]; data: Float32Array }>;
-  optimizer?: AdamWState;
-  trainerState?: unknown;
-}
+/** Adam moments are saved beside each weight, as Google's checkpoints have them. */
+export const ADAM_SLOTS = { m: 'adam_m', v: 'adam_v' } as const;
 
 /** The flags naming a model do not fit together (the CLI reports this as a usage error). */
 export class ModelLocationError extends Error {
@@ -61,60 +51,11 @@ export class ModelLocationError extends Error {
   }
 }
 
-const ADAM_SLOTS = { m: 'adam_m', v: 'adam_v' } as const;
-
-/** Finishes moving a completely staged checkpoint into place, or discards an incomplete one. */
-export function recoverModelDir(dir: string): void {
-  const staging = join(dir, STAGING);
-  if (!existsSync(staging)) return;
-  const marker = join(staging, COMPLETE);
-  if (existsSync(marker)) {
-    const files = JSON.parse(readFileSync(marker, 'utf8')) as string[];
-    for (const file of files) {
-      if (existsSync(join(staging, file))) renameSync(join(staging, file), join(dir, file));
-    }
-  }
-  rmSync(staging, { recursive: true, force: true });
-}
-
-/** Writes a complete model directory (see MODEL_FILES) crash-safely. */
-export function writeModelDir(dir: string, saved: SavedModel): void {
-  mkdirSync(dir, { recursive: true });
-  recoverModelDir(dir);
-  const staging = join(dir, STAGING);
-  mkdirSync(staging);
-  const config = { ...saved.config, vocabSize: saved.vocab.tokens.length };
-  writeFileSync(join(staging, MODEL_FILES.config), `${JSON.stringify(bertConfigToJson(config), null, 2)}\n`);
-  writeVocabFile(join(staging, MODEL_FILES.vocab), saved.vocab);
-  const tensors = [...saved.weights].map(([name, { shape, data }]) => ({ name, shape, data }));
-  if (saved.optimizer) {
-    for (const [name, { shape }] of saved.weights) {
-      const m = saved.optimizer.m.get(name);
-      const v = saved.optimizer.v.get(name);
-      if (m) tensors.push({ name: `${name}/${ADAM_SLOTS.m}`, shape, data: m });
-      if (v) tensors.push({ name: `${name}/${ADAM_SLOTS.v}`, shape, data: v });
-    }
-  }
-  writeCheckpoint(join(staging, MODEL_FILES.checkpoint), tensors);
-  if (saved.trainerState !== undefined) {
-    const state = { ...(saved.trainerState as object), optimizerStep: saved.optimizer?.step ?? 0 };
-    writeFileSync(join(staging, MODEL_FILES.trainerState), `${JSON.stringify(state)}\n`);
-  }
-  const files = readdirSync(staging);
-  writeFileSync(join(staging, COMPLETE), JSON.stringify(files));
-  recoverModelDir(dir);
-}
-
 /** The trainer state saved in a model directory, or null when it has none. */
-export function readTrainerState(dir: string): Record<string, unknown> | null {
-  recoverModelDir(dir);
+export function readTrainerState(dir: string): TrainerState | null {
   const path = join(dir, MODEL_FILES.trainerState);
   if (!existsSync(path)) return null;
-  try {
-    return JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
-  } catch (error) {
-    throw new Error(`${path}: not valid JSON (${(error as Error).message})`);
-  }
+  return parseTrainerState(readFileSync(path), path);
 }
 
 function readOptimizer(reader: CheckpointReader, names: Iterable<string>, step: number): AdamWState | null {
@@ -139,7 +80,6 @@ export function loadModel(location: ModelLocation): LoadedModel {
       throw new ModelLocationError('give either --model DIR or --config/--checkpoint/--vocab, not both');
     }
     if (!existsSync(dir)) throw new Error(`model directory '${dir}' does not exist`);
-    recoverModelDir(dir);
     const config = loadBertConfig(join(dir, MODEL_FILES.config));
     const { vocab } = loadVocab(join(dir, MODEL_FILES.vocab));
     if (vocab.tokens.length !== config.vocabSize) {
@@ -149,7 +89,7 @@ export function loadModel(location: ModelLocation): LoadedModel {
     try {
       const weights = loadWeightArrays(reader, config, { allowMissing: location.allowMissing, warn: location.warn });
       const state = readTrainerState(dir);
-      const optimizer = readOptimizer(reader, weights.keys(), typeof state?.optimizerStep === 'number' ? state.optimizerStep : 0);
+      const optimizer = readOptimizer(reader, weights.keys(), state?.optimizerStep ?? 0);
       return { config, vocab, weights, optimizer, description: dir };
     } finally {
       reader.close();

@@ -95,9 +95,9 @@ test('a run killed after a checkpoint resumes to the same losses', async () => {
       if (existsSync(state)) {
         clearInterval(timer);
         child.kill('SIGKILL');
-        resolve();
       }
     }, 5);
+    // Resolve on exit only: until then the killed child is a zombie, whose lock still counts as held.
     child.on('exit', () => {
       clearInterval(timer);
       resolve();
