@@ -8,7 +8,7 @@ import { loadVocab } from '../model/vocab.js';
 import { loadTestPairs, loadTrainGroups, wordPieceCounter, type TestPairs } from '../train/data.js';
 import { generateDemoData, writeDemoData } from '../train/demo-data.js';
 import { loadModel, readTrainerState, type LoadedModel } from '../train/model-files.js';
-import { train, type TrainerState, type TrainOptions } from '../train/trainer.js';
+import { DivergenceError, train, type TrainerState, type TrainOptions } from '../train/trainer.js';
 import { RunDirectory } from '../node/run-directory.js';
 import { UsageError, type CommandSpec, type ParsedArgs } from './args.js';
 import type { Command } from './command.js';
@@ -211,8 +211,14 @@ async function run(args: ParsedArgs): Promise<number> {
           progress.print(`checkpoint: ${location}`);
         },
       },
+    }).catch((error: unknown) => {
+      // A lost device or a full disk costs only the steps since the last checkpoint; a diverged run needs a lower --lr, not a resume.
+      if (!(error instanceof DivergenceError) && runDir.hasCheckpoint()) {
+        progress.print(`the last complete checkpoint in ${out} is kept; continue with: node dist/cli train --resume ${out}`);
+      }
+      throw error;
     });
-    progress.finish();
+    if (!result.stopped) progress.finish();
     succeeded = true;
     if (prepared.resume && result.steps === 0 && !result.stopped) {
       const { step, epoch } = result.state;

@@ -94,6 +94,10 @@ export class RunDirectory implements RunOutput {
     return join(this.dir, RUN_FILES.metrics);
   }
 
+  hasCheckpoint(): boolean {
+    return lstatSync(join(this.dir, RUN_FILES.latest), { throwIfNoEntry: false }) !== undefined;
+  }
+
   /** The state of the current checkpoint and the folder it is in (resolved once). */
   currentCheckpoint(read: (folder: string) => TrainerState | null): { folder: string; state: TrainerState } {
     const folder = stableModelDir(this.dir);

@@ -1,36 +1,47 @@
 /**
- * The divergence guard. A step diverges when its loss is not finite, or when, after WARMUP steps,
- * it exceeds FACTOR times the median of the last WINDOW losses. The median (not the mean) is the
- * reference so that one bad step does not raise the bar for the next; a healthy run's loss moves
- * by a few percent per step, while a run driven by too high a learning rate grows by orders of
- * magnitude within a few steps (9 -> 1966 at --lr 3).
+ * The divergence guard. A step diverges when its loss is not finite, or when it exceeds FACTOR
+ * times a reference: the smaller of the run's first loss and the median of the last WINDOW
+ * losses. The median (not the mean) keeps one bad step from raising the bar for the next; the
+ * first loss catches the explosion that a window alone would follow upwards (at --lr 3 the loss
+ * grows 9 -> 91 -> 171 -> 1966 within a few steps, dragging any recent statistic with it). A
+ * healthy run's loss stays near or below where it started and moves by percents per step.
  */
-export const DIVERGENCE = { window: 50, warmup: 20, factor: 10 } as const;
+export const DIVERGENCE = { window: 50, factor: 10 } as const;
+
+/** What the guard remembers, saved with the trainer state so a resumed run judges as the uninterrupted one. */
+export interface LossHistory {
+  first: number | null;
+  recent: number[];
+}
 
 export class DivergenceGuard {
+  private first: number | null;
   private readonly recent: number[];
 
-  constructor(recent: readonly number[] = []) {
-    this.recent = recent.slice(-DIVERGENCE.window);
+  constructor(history: LossHistory = { first: null, recent: [] }) {
+    this.first = history.first;
+    this.recent = history.recent.slice(-DIVERGENCE.window);
   }
 
-  /** Why `loss` counts as divergence, or null when it does not; a finite, accepted loss joins the window. */
+  /** Why `loss` counts as divergence, or null when it does not; an accepted loss joins the history. */
   check(loss: number): string | null {
     if (!Number.isFinite(loss)) return `the loss is ${loss}`;
-    if (this.recent.length >= DIVERGENCE.warmup) {
+    if (this.first !== null && this.recent.length > 0) {
       const median = medianOf(this.recent);
-      if (loss > DIVERGENCE.factor * median) {
-        return `the loss ${loss.toPrecision(4)} is more than ${DIVERGENCE.factor} times the median ${median.toPrecision(4)} of the last ${this.recent.length} steps`;
+      const reference = Math.min(this.first, median);
+      if (loss > DIVERGENCE.factor * reference) {
+        const which = reference === this.first ? `the first step's loss ${reference.toPrecision(4)}` : `the median ${reference.toPrecision(4)} of the last ${this.recent.length} steps`;
+        return `the loss ${loss.toPrecision(4)} is more than ${DIVERGENCE.factor} times ${which}`;
       }
     }
+    this.first ??= loss;
     this.recent.push(loss);
     if (this.recent.length > DIVERGENCE.window) this.recent.shift();
     return null;
   }
 
-  /** The window, saved with the trainer state so a resumed run judges as the uninterrupted one. */
-  losses(): number[] {
-    return [...this.recent];
+  history(): LossHistory {
+    return { first: this.first, recent: [...this.recent] };
   }
 }
 

@@ -1,4 +1,5 @@
 import type { PairBatcherState } from './batches.js';
+import type { LossHistory } from './divergence.js';
 
 export interface TrainOptions {
   maxlen: number;
@@ -36,8 +37,8 @@ export interface TrainerState {
   optimizerStep: number;
   /** Steps skipped for a non-finite loss or gradient. */
   skippedSteps: number;
-  /** The last losses, for the divergence guard's running median. */
-  recentLosses: number[];
+  /** What the divergence guard remembers of the losses so far. */
+  losses: LossHistory;
 }
 
 /** trainer-state.json holds small numbers and one permutation of the groups; more is not a state. */
@@ -164,9 +165,12 @@ export function parseTrainerState(bytes: Uint8Array, name: string): TrainerState
   const test = data.test === null ? null : check.string(data.test, 'data.test');
   const skippedSteps = s.skippedSteps === undefined ? 0 : check.integer(s.skippedSteps, 'skippedSteps', 0, step);
   const optimizerStep = check.integer(s.optimizerStep, 'optimizerStep', 0, step);
-  const recent = s.recentLosses ?? [];
-  if (!Array.isArray(recent)) check.fail('recentLosses', 'an array of finite numbers', recent);
-  const recentLosses = (recent as unknown[]).map((loss, i) => check.number(loss, `recentLosses[${i}]`, () => true, 'a finite number'));
+  const history = check.object(s.losses, 'losses');
+  if (!Array.isArray(history.recent)) check.fail('losses.recent', 'an array of finite numbers', history.recent);
+  const losses: LossHistory = {
+    first: history.first === null ? null : check.number(history.first, 'losses.first', () => true, 'null or a finite number'),
+    recent: (history.recent as unknown[]).map((loss, i) => check.number(loss, `losses.recent[${i}]`, () => true, 'a finite number')),
+  };
   return {
     version: 1,
     step,
@@ -177,7 +181,7 @@ export function parseTrainerState(bytes: Uint8Array, name: string): TrainerState
     data: { train: check.string(data.train, 'data.train'), test, ...(typeof data.kind === 'string' ? { kind: data.kind } : {}) },
     optimizerStep,
     skippedSteps,
-    recentLosses,
+    losses,
   };
 }
 

@@ -72,7 +72,7 @@ export interface TrainResult {
 /** The run diverged (see DivergenceGuard); the message names the step and what to try. */
 export class DivergenceError extends Error {
   constructor(step: number, reason: string) {
-    super(`step ${step} diverged: ${reason}. Lower --lr, or allow a few such steps to be skipped with --skip-nonfinite N; the last checkpoint was kept`);
+    super(`step ${step} diverged: ${reason}. Lower --lr, or allow a few non-finite steps to be skipped with --skip-nonfinite N; nothing of the diverged steps was saved`);
     this.name = 'DivergenceError';
   }
 }
@@ -103,14 +103,14 @@ export async function train(run: TrainRun): Promise<TrainResult> {
   const optimizer = new AdamW(model.weights, { lr: options.lr, weightDecay: options.weightDecay });
   let state: TrainerState = run.resume ?? {
     version: 1, step: 0, epoch: 0, bestAccuracy: null, batcher: batcher.state(), options, data: run.data,
-    optimizerStep: 0, skippedSteps: 0, recentLosses: [],
+    optimizerStep: 0, skippedSteps: 0, losses: { first: null, recent: [] },
   };
   if (run.resume) {
     batcher.restore(run.resume.batcher);
     if (!run.loaded.optimizer) throw new Error('the checkpoint to resume has no optimizer state (Adam slots)');
     optimizer.importState(run.loaded.optimizer);
   }
-  const guard = new DivergenceGuard(state.recentLosses);
+  const guard = new DivergenceGuard(state.losses);
   const skipAllowed = options.skipNonfinite ?? 0;
   const totalSteps = Math.min(options.epochs * batcher.stepsPerEpoch, options.maxSteps ?? Infinity);
   events?.stepsPerEpoch?.(batcher.stepsPerEpoch, totalSteps);
@@ -128,7 +128,7 @@ export async function train(run: TrainRun): Promise<TrainResult> {
 
   let lastEvaluation: SimilarityEvaluation | null = null;
   const checkpoint = async () => {
-    state = { ...state, batcher: batcher.state(), optimizerStep: optimizer.stepCount, recentLosses: guard.losses() };
+    state = { ...state, batcher: batcher.state(), optimizerStep: optimizer.stepCount, losses: guard.history() };
     if (!output) return;
     const location = output.writeCheckpoint({
       config: run.loaded.config,
@@ -196,7 +196,7 @@ export async function train(run: TrainRun): Promise<TrainResult> {
       state = { ...state, skippedSteps: state.skippedSteps + 1 };
       if (state.skippedSteps > skipAllowed) {
         releaseAll(losses);
-        throw new DivergenceError(stepNumber, `a non-finite loss or gradient for the ${state.skippedSteps}th time, more than --skip-nonfinite ${skipAllowed}`);
+        throw new DivergenceError(stepNumber, `${state.skippedSteps} steps had a non-finite loss or gradient, more than --skip-nonfinite ${skipAllowed} allows`);
       }
     } else optimizer.step();
     for (const weight of model.weights.values()) {
@@ -204,6 +204,8 @@ export async function train(run: TrainRun): Promise<TrainResult> {
       weight.grad = null;
     }
     const reading = readLosses(losses);
+    // Should finishing the previous step throw (divergence, a lost device), this readback is never awaited.
+    reading.catch(() => undefined);
     if (pending) await finish(pending);
     pending = { step: stepNumber, epoch, rows: encoded.batch, tokens: encoded.seqLen, losses: reading, skipped, started };
     state = { ...state, step: stepNumber };

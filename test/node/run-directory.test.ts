@@ -34,7 +34,7 @@ function saved(step: number, poison?: number): SavedModel {
   const trainerState: TrainerState = {
     version: 1, step, epoch: Math.floor(step / 2), bestAccuracy: null, batcher: batcher.state(),
     options: { maxlen: 8, batchSize: 2, epochs: 3, lr: 1e-3, weightDecay: 0.01, threshold: 0.8, seed: 1, shuffle: true },
-    data: { train: '/data/train.json', test: null }, optimizerStep: step, skippedSteps: 0, recentLosses: [],
+    data: { train: '/data/train.json', test: null }, optimizerStep: step, skippedSteps: 0, losses: { first: null, recent: [] },
   };
   return { config, vocab, weights, optimizer: { step, m, v }, trainerState };
 }

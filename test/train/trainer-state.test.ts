@@ -9,7 +9,7 @@ batcher.next();
 const valid: TrainerState = {
   version: 1, step: 2, epoch: 1, bestAccuracy: 0.75, batcher: batcher.state(),
   options: { maxlen: 32, batchSize: 2, epochs: 3, lr: 1e-3, weightDecay: 0.01, threshold: 0.8, seed: 3, shuffle: true, skipNonfinite: 0 },
-  data: { train: '/data/train.json', test: null }, optimizerStep: 2, skippedSteps: 0, recentLosses: [3.5, 3.25],
+  data: { train: '/data/train.json', test: null }, optimizerStep: 2, skippedSteps: 0, losses: { first: 9.5, recent: [3.5, 3.25] },
 };
 const bytes = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
 
@@ -34,7 +34,7 @@ refused('a group order out of range', (s) => (s.batcher.order[0] = 7), /"batcher
 refused('a missing random state', (s) => delete s.batcher.random, /"batcher.random" must be an object, got nothing/);
 refused('a train file that is not a string', (s) => (s.data.train = 5), /"data.train" must be a non-empty string/);
 refused('an accuracy above 1', (s) => (s.bestAccuracy = 2), /"bestAccuracy" must be null or a number in \[0, 1\]/);
-refused('a non-finite recent loss', (s) => (s.recentLosses = [1, null]), /"recentLosses\[1\]" must be a finite number/);
+refused('a non-finite recent loss', (s) => (s.losses.recent = [1, null]), /"losses.recent\[1\]" must be a finite number/);
 
 test('broken bytes name the file', () => {
   assert.throws(() => parseTrainerState(new TextEncoder().encode('{"step": 1'), 'x/trainer-state.json'), /^x\/trainer-state.json: not valid JSON/);
