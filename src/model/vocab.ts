@@ -1,6 +1,11 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { codePointLength, isBertPunctuation, isCjkCharacter, isPythonWhitespace, pythonSplit } from './unicode.js';
 
+/** A vocabulary file that cannot be used; the message starts with the file's name. */
+export class VocabError extends Error {
+  override readonly name = 'VocabError';
+}
+
 /** A WordPiece vocabulary: `tokens[id]` is the token of an id, `ids` the id of a token. */
 export interface Vocab {
   tokens: string[];
@@ -74,8 +79,13 @@ export function readVocabFile(path: string): string[] {
   try {
     bytes = readFileSync(path);
   } catch (error) {
-    throw new Error(`cannot read vocabulary file '${path}': ${(error as Error).message}`);
+    throw new VocabError(`cannot read vocabulary file '${path}': ${(error as Error).message}`);
   }
+  return vocabTokensFromBytes(bytes);
+}
+
+/** The raw token of each line of a vocab file's bytes (see vocabTokensFromText). */
+export function vocabTokensFromBytes(bytes: Uint8Array): string[] {
   return vocabTokensFromText(decodeUtf8DroppingInvalidBytes(bytes));
 }
 
@@ -125,8 +135,8 @@ export function buildVocab(lineTokens: readonly string[], options: LoadVocabOpti
   const keepTokens: number[] = [];
   for (const token of startswith) {
     const originalId = originalIds.get(token);
-    if (originalId === undefined) throw new Error(`${source} has no token '${token}', which the simplified vocabulary must start with`);
-    if (ids.has(token)) throw new Error(`'${token}' is listed twice in the tokens a simplified vocabulary starts with`);
+    if (originalId === undefined) throw new VocabError(`${source}: no token '${token}', which the simplified vocabulary must start with`);
+    if (ids.has(token)) throw new VocabError(`'${token}' is listed twice in the tokens a simplified vocabulary starts with`);
     ids.set(token, ids.size);
     keepTokens.push(originalId);
   }
@@ -144,7 +154,20 @@ export function buildVocab(lineTokens: readonly string[], options: LoadVocabOpti
  * `simplified`, `startswith` defaults to [PAD], [UNK], [CLS], [SEP] (bert4keras: none).
  */
 export function loadVocab(path: string, options: LoadVocabOptions = {}): LoadedVocab {
-  return buildVocab(readVocabFile(path), options, `vocabulary file '${path}'`);
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(path);
+  } catch (error) {
+    throw new VocabError(`${path}: cannot read the vocabulary file (${(error as Error).message})`);
+  }
+  return parseVocab(bytes, path, options);
+}
+
+/** loadVocab for a file's bytes; `name` starts every error message. A file with no lines is an error. */
+export function parseVocab(bytes: Uint8Array, name: string, options: LoadVocabOptions = {}): LoadedVocab {
+  const tokens = vocabTokensFromBytes(bytes);
+  if (tokens.length === 0) throw new VocabError(`${name}: the vocabulary file is empty; expected one token per line`);
+  return buildVocab(tokens, options, name);
 }
 
 /**
