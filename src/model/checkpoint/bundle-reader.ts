@@ -48,6 +48,44 @@ interface OpenShard {
   size: number;
 }
 
+/** TensorFlow names data shards with five digits (`.data-00000-of-00001`). */
+const MAX_SHARDS = 99999;
+
+/**
+ * The header and tensor list of a checkpoint's `.index` file from its bytes; anything malformed
+ * is a CheckpointError whose message starts with `indexName`.
+ */
+export function parseCheckpointIndex(bytes: Uint8Array, indexName: string): { header: BundleHeader; tensors: CheckpointTensorInfo[] } {
+  const decoder = new TextDecoder();
+  const tensors: CheckpointTensorInfo[] = [];
+  try {
+    const entries = readTable(bytes);
+    if (entries.length === 0 || entries[0].key.length !== 0) throw new Error('it has no bundle header (the entry with the empty key)');
+    const header = decodeBundleHeader(entries[0].value);
+    checkHeader(header);
+    for (const { key, value } of entries.slice(1)) {
+      const name = decoder.decode(key);
+      let entry: BundleEntry;
+      try {
+        entry = decodeBundleEntry(value);
+      } catch (error) {
+        throw new Error(`the entry for '${name}' is not a valid BundleEntryProto: ${describe(error)}`);
+      }
+      if (entry.shardId < 0 || entry.shardId >= header.numShards) {
+        throw new Error(`'${name}' is in shard ${entry.shardId}, but the header says there are ${header.numShards} shards`);
+      }
+      if (entry.offset < 0 || entry.size < 0) throw new Error(`'${name}' has a negative offset or size`);
+      tensors.push({
+        name, dtype: dtypeName(entry.dtype), tfDtype: entry.dtype, shape: entry.shape, shardId: entry.shardId,
+        offset: entry.offset, byteSize: entry.size, crc32c: entry.crc32c, partitioned: entry.slices.length > 0,
+      });
+    }
+    return { header, tensors };
+  } catch (error) {
+    throw new CheckpointError(`${indexName}: ${describe(error)}`);
+  }
+}
+
 export class CheckpointReader {
   readonly indexPath: string;
   readonly header: BundleHeader;
@@ -84,34 +122,7 @@ export class CheckpointReader {
       const reason = code === 'ENOENT' ? `no such file (give the checkpoint prefix, e.g. dir/bert_model.ckpt for dir/bert_model.ckpt.index)` : describe(error);
       throw new CheckpointError(`${indexPath}: ${reason}`);
     }
-    const decoder = new TextDecoder();
-    let header: BundleHeader | undefined;
-    const tensors: CheckpointTensorInfo[] = [];
-    try {
-      const entries = readTable(file);
-      if (entries.length === 0 || entries[0].key.length !== 0) throw new Error('it has no bundle header (the entry with the empty key)');
-      header = decodeBundleHeader(entries[0].value);
-      checkHeader(header);
-      for (const { key, value } of entries.slice(1)) {
-        const name = decoder.decode(key);
-        let entry: BundleEntry;
-        try {
-          entry = decodeBundleEntry(value);
-        } catch (error) {
-          throw new Error(`the entry for '${name}' is not a valid BundleEntryProto: ${describe(error)}`);
-        }
-        if (entry.shardId >= header.numShards) {
-          throw new Error(`'${name}' is in shard ${entry.shardId}, but the header says there are ${header.numShards} shards`);
-        }
-        if (entry.offset < 0 || entry.size < 0) throw new Error(`'${name}' has a negative offset or size`);
-        tensors.push({
-          name, dtype: dtypeName(entry.dtype), tfDtype: entry.dtype, shape: entry.shape, shardId: entry.shardId,
-          offset: entry.offset, byteSize: entry.size, crc32c: entry.crc32c, partitioned: entry.slices.length > 0,
-        });
-      }
-    } catch (error) {
-      throw new CheckpointError(`${indexPath}: ${describe(error)}`);
-    }
+    const { header, tensors } = parseCheckpointIndex(file, indexPath);
     return new CheckpointReader(prefix, indexPath, header, tensors);
   }
 
@@ -243,7 +254,9 @@ function hex(value: number): string {
 }
 
 function checkHeader(header: BundleHeader): void {
-  if (header.numShards < 1) throw new Error(`the bundle header declares ${header.numShards} data shards`);
+  if (header.numShards < 1 || header.numShards > MAX_SHARDS) {
+    throw new Error(`the bundle header declares ${header.numShards} data shards (expected 1 to ${MAX_SHARDS})`);
+  }
   if (header.endianness !== Endianness.Little) {
     throw new Error('the bundle is big-endian; only little-endian checkpoints are supported (as in TensorFlow on little-endian hosts)');
   }
