@@ -244,7 +244,7 @@ test('valid tables with invalid bundle contents: no header, shard beyond the hea
   expectOpenFailure(banned, banned + '.index', /other than 1; this reader is version 1/);
 });
 
-test('index bytes: a negative shard, 2^40 shards, and keys that expand quadratically are CheckpointErrors naming the file', () => {
+test('index bytes: a negative shard, 2^40 shards, overlapping tensors, and keys that expand quadratically are CheckpointErrors naming the file', () => {
   const encoder = new TextEncoder();
   const version = { producer: 1, minConsumer: 0, badConsumers: [] };
   const header = (numShards: number) => encodeBundleHeader({ numShards, endianness: 0, version });
@@ -257,6 +257,10 @@ test('index bytes: a negative shard, 2^40 shards, and keys that expand quadratic
   const withNegativeShard = Uint8Array.from([...negative, 0x18, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]);
   expectIndexError(buildTable([{ key: new Uint8Array(0), value: header(1) }, { key: encoder.encode('w'), value: withNegativeShard }]), /'w' is in shard -1/);
   expectIndexError(buildTable([{ key: new Uint8Array(0), value: header(2 ** 40) }]), /declares 1099511627776 data shards \(expected 1 to 99999\)/);
+  const first = encodeBundleEntry({ dtype: 1, shape: [4], shardId: 0, offset: 0, size: 16, crc32c: 0 });
+  const second = encodeBundleEntry({ dtype: 1, shape: [2], shardId: 0, offset: 8, size: 8, crc32c: 0 });
+  expectIndexError(buildTable([{ key: new Uint8Array(0), value: header(1) }, { key: encoder.encode('a'), value: first }, { key: encoder.encode('b'), value: second }]),
+    /'b' \(bytes 8\.\.16\) overlaps 'a' \(bytes 0\.\.16\) in shard 0/);
   const growing = Array.from({ length: 3000 }, (_, i) => ({ key: encoder.encode('k'.repeat(i + 1)), value: new Uint8Array(0) }));
   expectIndexError(buildTable([{ key: new Uint8Array(0), value: header(1) }, ...growing], { restartInterval: 1 << 30 }), /keys expand to more than 64 bytes per byte/);
 });

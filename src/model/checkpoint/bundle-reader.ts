@@ -80,6 +80,7 @@ export function parseCheckpointIndex(bytes: Uint8Array, indexName: string): { he
         offset: entry.offset, byteSize: entry.size, crc32c: entry.crc32c, partitioned: entry.slices.length > 0,
       });
     }
+    checkNoOverlap(tensors);
     return { header, tensors };
   } catch (error) {
     throw new CheckpointError(`${indexName}: ${describe(error)}`);
@@ -244,6 +245,23 @@ export class CheckpointReader {
       const file = this.dataFiles[tensor.shardId];
       throw new CheckpointError(
         `${file}: '${tensor.name}' fails its checksum (bytes ${tensor.offset}..${tensor.offset + tensor.byteSize}: stored CRC32C ${hex(tensor.crc32c)}, computed ${hex(actual)}); the data is corrupt`,
+      );
+    }
+  }
+}
+
+/**
+ * TensorFlow writes each tensor's bytes once, one after another; entries sharing bytes would let a
+ * small file make the reader return (and a loader keep) many times its size.
+ */
+function checkNoOverlap(tensors: readonly CheckpointTensorInfo[]): void {
+  const stored = tensors.filter((tensor) => tensor.byteSize > 0).sort((a, b) => a.shardId - b.shardId || a.offset - b.offset);
+  for (let i = 1; i < stored.length; i++) {
+    const previous = stored[i - 1] as CheckpointTensorInfo;
+    const tensor = stored[i] as CheckpointTensorInfo;
+    if (tensor.shardId === previous.shardId && tensor.offset < previous.offset + previous.byteSize) {
+      throw new Error(
+        `'${tensor.name}' (bytes ${tensor.offset}..${tensor.offset + tensor.byteSize}) overlaps '${previous.name}' (bytes ${previous.offset}..${previous.offset + previous.byteSize}) in shard ${tensor.shardId}`,
       );
     }
   }
