@@ -2,7 +2,6 @@
  * bert_config.json (Google BERT's format): parsing, validation, and the TensorFlow variable
  * names and shapes such a BERT has, to check a checkpoint against before loading it.
  */
-import { readFileSync } from 'node:fs';
 import type { CheckpointTensorInfo } from './checkpoint/bundle-reader.js';
 import { CheckpointError } from './checkpoint/errors.js';
 
@@ -42,19 +41,9 @@ const DEFAULT_INITIALIZER_RANGE = 0.02;
 const MAX_SIZE = 1 << 20;
 const MAX_LAYERS = 1024;
 
-/**
- * Parses a bert_config.json as bytes (strict UTF-8), text, or an already-parsed object;
- * `sourceName` starts every error message.
- */
+/** Parses a bert_config.json text (or an already-parsed object); `sourceName` starts every error message. */
 export function parseBertConfig(json: unknown, sourceName: string): BertConfig {
   let value = json;
-  if (json instanceof Uint8Array) {
-    try {
-      value = new TextDecoder('utf-8', { fatal: true }).decode(json);
-    } catch {
-      throw new ConfigError(`${sourceName}: not valid UTF-8 text`);
-    }
-  }
   if (typeof value === 'string') {
     try {
       value = JSON.parse(value);
@@ -108,15 +97,15 @@ export function parseBertConfig(json: unknown, sourceName: string): BertConfig {
   return config;
 }
 
-export function loadBertConfig(path: string): BertConfig {
-  let bytes: Uint8Array;
+/** Parses the bytes of a bert_config.json file; `sourceName` (its path or URL) names it in errors. */
+export function parseBertConfigBytes(bytes: Uint8Array, sourceName: string): BertConfig {
+  let text: string;
   try {
-    bytes = readFileSync(path);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new ConfigError(`${path}: ${code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new ConfigError(`${sourceName}: not valid UTF-8`);
   }
-  return parseBertConfig(bytes, path);
+  return parseBertConfig(text, sourceName);
 }
 
 /** The bert_config.json object for a config, with Google's key names. */

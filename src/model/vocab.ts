@@ -1,4 +1,3 @@
-import { readFileSync, writeFileSync } from 'node:fs';
 import { codePointLength, isBertPunctuation, isCjkCharacter, isPythonWhitespace, pythonSplit } from './unicode.js';
 
 /** A vocabulary file that cannot be used; the message starts with the file's name. */
@@ -73,17 +72,6 @@ export function vocabTokensFromText(text: string): string[] {
   return lines.map((line) => pythonSplit(line)[0] ?? '');
 }
 
-/** The raw token of each line of a vocab file (see vocabTokensFromText); errors name the file. */
-export function readVocabFile(path: string): string[] {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (error) {
-    throw new VocabError(`cannot read vocabulary file '${path}': ${(error as Error).message}`);
-  }
-  return vocabTokensFromBytes(bytes);
-}
-
 /** The raw token of each line of a vocab file's bytes (see vocabTokensFromText). */
 export function vocabTokensFromBytes(bytes: Uint8Array): string[] {
   return vocabTokensFromText(decodeUtf8DroppingInvalidBytes(bytes));
@@ -150,20 +138,9 @@ export function buildVocab(lineTokens: readonly string[], options: LoadVocabOpti
 }
 
 /**
- * Reads a vocab file as bert4keras `load_vocab(path, simplified, startswith)`. With
- * `simplified`, `startswith` defaults to [PAD], [UNK], [CLS], [SEP] (bert4keras: none).
+ * A vocab file's bytes read as bert4keras `load_vocab(path, simplified, startswith)`; `name`
+ * starts every error message. A file with no lines is an error.
  */
-export function loadVocab(path: string, options: LoadVocabOptions = {}): LoadedVocab {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (error) {
-    throw new VocabError(`${path}: cannot read the vocabulary file (${(error as Error).message})`);
-  }
-  return parseVocab(bytes, path, options);
-}
-
-/** loadVocab for a file's bytes; `name` starts every error message. A file with no lines is an error. */
 export function parseVocab(bytes: Uint8Array, name: string, options: LoadVocabOptions = {}): LoadedVocab {
   const tokens = vocabTokensFromBytes(bytes);
   if (tokens.length === 0) throw new VocabError(`${name}: the vocabulary file is empty; expected one token per line`);
@@ -171,10 +148,11 @@ export function parseVocab(bytes: Uint8Array, name: string, options: LoadVocabOp
 }
 
 /**
- * Writes one token per line in id order (bert4keras `save_vocab`), so that readVocabFile gives
- * back the same tokens and ids; refuses a vocab for which that would not hold.
+ * The text of a vocab file holding one token per line in id order (bert4keras `save_vocab`), so
+ * that reading it gives back the same tokens and ids; refuses a vocab for which that would not
+ * hold. `path` names the file in errors.
  */
-export function writeVocabFile(path: string, vocab: Vocab): void {
+export function vocabFileText(path: string, vocab: Vocab): string {
   vocab.tokens.forEach((token, id) => {
     for (const char of token) {
       if (isPythonWhitespace(char)) {
@@ -188,10 +166,5 @@ export function writeVocabFile(path: string, vocab: Vocab): void {
   if (vocab.ids.size !== vocab.tokens.length) {
     throw new Error(`cannot write vocabulary file '${path}': the vocabulary maps ${vocab.ids.size} tokens but lists ${vocab.tokens.length}`);
   }
-  const text = vocab.tokens.map((token) => `${token}\n`).join('');
-  try {
-    writeFileSync(path, text, 'utf8');
-  } catch (error) {
-    throw new Error(`cannot write vocabulary file '${path}': ${(error as Error).message}`);
-  }
+  return vocab.tokens.map((token) => `${token}\n`).join('');
 }

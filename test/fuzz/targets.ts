@@ -5,11 +5,12 @@
  * class whose message starts with the name of the file it was given. Anything else thrown (a
  * TypeError or RangeError from deep inside, another class, a message naming no file) is a bug.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { CheckpointError, CheckpointReader, DT_FLOAT, DT_INT64, writeCheckpoint, writeRawCheckpoint } from '../../src/model/checkpoint/index.js';
+import { bytesShard, CheckpointReader, parseCheckpointIndex } from '../../src/model/checkpoint/bundle-reader.js';
+import { CheckpointError, DT_FLOAT, DT_INT64, writeCheckpoint, writeRawCheckpoint } from '../../src/model/checkpoint/index.js';
 import { buildTable, compareBytes, readTable, type TableEntry } from '../../src/model/checkpoint/leveldb-table.js';
-import { bertConfigToJson, bertParameterShapes, ConfigError, parseBertConfig, type BertConfig } from '../../src/model/config.js';
+import { bertConfigToJson, bertParameterShapes, ConfigError, parseBertConfigBytes, type BertConfig } from '../../src/model/config.js';
 import { Tokenizer } from '../../src/model/tokenizer.js';
 import { buildVocab, parseVocab, VocabError } from '../../src/model/vocab.js';
 import { DataError, parseTestPairs, parseTextLines, parseTrainGroups, wordPieceCounter, type TokenCounter } from '../../src/train/data.js';
@@ -133,12 +134,12 @@ function checkpointSeeds(scratch: string, withIndexOnly: boolean): SeedInput[] {
   return seeds;
 }
 
-/** Opens the checkpoint and reads every tensor it can, each CRC-checked. */
+/** Parses the index and reads every tensor it can from the data shard's bytes, each CRC-checked. */
 function readCheckpoint(files: InputFiles, dir: string): number {
-  rmSync(join(dir, INDEX), { force: true });
-  rmSync(join(dir, DATA), { force: true });
-  for (const [name, bytes] of Object.entries(files)) writeFileSync(join(dir, name), bytes);
-  const reader = CheckpointReader.open(join(dir, 'model.ckpt'));
+  const index = parseCheckpointIndex(join(dir, 'model.ckpt'), files[INDEX] as Uint8Array);
+  const data = files[DATA];
+  const shards = index.dataFiles.map((file) => (data !== undefined && file === join(dir, DATA) ? bytesShard(data) : null));
+  const reader = new CheckpointReader(index, shards);
   let read = 0;
   try {
     if (!reader.hasData) return reader.tensors.length;
@@ -240,7 +241,7 @@ export const TARGETS: readonly FuzzTarget[] = [
     { origin: 'generated:bertConfigToJson of a tiny config', files: { 'bert_config.json': encoder.encode(`${JSON.stringify(bertConfigToJson(tinyConfig), null, 2)}\n`) } },
     ...sharedSeed('tf-ckpt-tiny-bert', 'bert_config.json', 'bert_config.json'),
     ...sharedSeed('google-chinese-bert-index', 'bert_config.json', 'bert_config.json'),
-  ], (bytes, fileName) => bertParameterShapes(parseBertConfig(bytes, fileName)).length),
+  ], (bytes, fileName) => bertParameterShapes(parseBertConfigBytes(bytes, fileName)).length),
   bytesTarget('vocab', 'vocab.txt', VocabError, () => [
     { origin: 'generated:demo vocab.txt', files: { 'vocab.txt': encoder.encode(demoData().vocabTokens.slice(0, 300).map((token) => `${token}\n`).join('')) } },
     ...sharedSeed('vocab-zh', 'vocab.txt', 'vocab.txt', 1200),

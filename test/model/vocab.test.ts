@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { buildVocab, loadVocab, parseVocab, readVocabFile, VocabError, vocabTokensFromText, writeVocabFile } from '../../src/model/vocab.js';
+import { buildVocab, parseVocab, VocabError, vocabTokensFromText } from '../../src/model/vocab.js';
+import { loadVocab, readVocabFile, writeVocabFile } from '../../src/node/vocab-file.js';
 import { sharedFixture } from '../support/fixtures.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'simbert-vocab-'));
@@ -149,7 +150,7 @@ test('parseVocab reads bytes, names them in errors, and refuses an empty file', 
 
 test('reading a missing vocab file names it', () => {
   const path = join(scratch, 'absent.txt');
-  assert.throws(() => readVocabFile(path), (error: Error) => error.message.includes(`'${path}'`) && /ENOENT/.test(error.message));
+  assert.throws(() => readVocabFile(path), (error: Error) => error.message.startsWith(`${path}: `) && /ENOENT/.test(error.message));
   assert.throws(() => loadVocab(path), (error: Error) => error instanceof VocabError && error.message.startsWith(`${path}: cannot read`));
 });
 
