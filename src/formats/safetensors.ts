@@ -6,6 +6,7 @@
  */
 import { FormatError } from './errors.js';
 import { toFloat32, type FloatFormat } from './float-formats.js';
+import type { TensorInfo, TensorSource } from './tensor-source.js';
 
 /** Larger headers are refused, as the reference implementation does. */
 export const MAX_HEADER_BYTES = 100_000_000;
@@ -17,24 +18,17 @@ const DTYPE_BYTES: Record<string, number> = {
 
 const FLOAT_DTYPES: Record<string, FloatFormat> = { F32: 'float32', F16: 'float16', BF16: 'bfloat16' };
 
-export interface SafetensorsEntry {
-  name: string;
-  dtype: string;
-  shape: number[];
+export interface SafetensorsEntry extends TensorInfo {
   /** Byte range within the file (absolute, header included). */
   begin: number;
   end: number;
 }
 
-export interface SafetensorsFile {
-  /** The file's name in messages. */
-  readonly source: string;
+/** Every tensor in data order; readFloat32 reads F32, F16 and BF16 tensors. */
+export interface SafetensorsFile extends TensorSource {
   readonly metadata: Record<string, string> | null;
-  /** Every tensor, in data order. */
-  readonly entries: SafetensorsEntry[];
+  readonly tensors: SafetensorsEntry[];
   get(name: string): SafetensorsEntry | undefined;
-  /** An F32, F16 or BF16 tensor's values as float32 (row-major); throws for other dtypes. */
-  readFloat32(name: string): Float32Array;
 }
 
 export interface SafetensorsTensor {
@@ -123,7 +117,7 @@ export function readSafetensors(bytes: Uint8Array, source: string): SafetensorsF
   return {
     source,
     metadata,
-    entries,
+    tensors: entries,
     get: (name) => byName.get(name),
     readFloat32(name) {
       const entry = byName.get(name);

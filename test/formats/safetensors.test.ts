@@ -25,7 +25,7 @@ test('writer and reader round-trip float32 tensors, shapes, order and metadata',
   assert.is(headerLength % 8, 0, 'the header is padded so the data is aligned');
   const file = readSafetensors(bytes, NAME);
   assert.equal(file.metadata, { format: 'pt' });
-  assert.equal(file.entries.map((entry) => entry.name), ['b.weight', 'a.bias', 'scalar']);
+  assert.equal(file.tensors.map((entry) => entry.name), ['b.weight', 'a.bias', 'scalar']);
   for (const tensor of tensors) {
     assert.equal(file.get(tensor.name)?.shape, tensor.shape);
     assert.equal(file.get(tensor.name)?.dtype, 'F32');
@@ -85,7 +85,7 @@ test('malformed files are refused with a message naming the file and what is wro
 });
 
 test('an empty file of no tensors is valid', () => {
-  assert.equal(readSafetensors(writeSafetensors([]), NAME).entries, []);
+  assert.equal(readSafetensors(writeSafetensors([]), NAME).tensors, []);
 });
 
 test.run();
