@@ -4,8 +4,9 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  CheckpointReader, decodeStringTensor, DT_INT64, DT_STRING, encodeStringTensor, maskedCrc32c, writeRawCheckpoint,
+  decodeStringTensor, DT_INT64, DT_STRING, encodeStringTensor, maskedCrc32c, writeRawCheckpoint,
 } from '../../src/model/checkpoint/index.js';
+import { openCheckpoint } from '../../src/node/checkpoint-files.js';
 import { errorLines, runCli } from '../support/tiny-model.js';
 
 const encoder = new TextEncoder();
@@ -59,7 +60,7 @@ function writeObjectBasedCheckpoint(prefix: string): void {
 test('a TF2 object-based checkpoint lists with every CRC verified; its string entries carry the string-layout checksum', () => {
   const prefix = join(scratch, 'tf2', 'ckpt-1');
   writeObjectBasedCheckpoint(prefix);
-  const reader = CheckpointReader.open(prefix);
+  const reader = openCheckpoint(prefix);
   assert.is(reader.get('model/vocab_table/.ATTRIBUTES/VARIABLE_VALUE')?.crc32c, HAND_ENTRY_CRC);
   for (const tensor of reader.tensors) reader.verify(tensor.name);
   reader.close();
@@ -74,7 +75,7 @@ test('a corrupt string tensor fails inspect-checkpoint naming the data file and 
   writeObjectBasedCheckpoint(prefix);
   const dataFile = `${prefix}.data-00000-of-00001`;
   const data = readFileSync(dataFile);
-  const reader = CheckpointReader.open(prefix);
+  const reader = openCheckpoint(prefix);
   const table = reader.get('model/vocab_table/.ATTRIBUTES/VARIABLE_VALUE')!;
   reader.close();
   data[table.offset + table.byteSize - 1] ^= 0x20; // 'z' -> 'Z': lengths intact, entry checksum wrong
