@@ -24,6 +24,24 @@ export interface CachedAttentionDims {
   genLen: number;
 }
 
+/** WGSL: the online-softmax update of attention.ts for the key/value row at `base` of `${part}_k`/`${part}_v`. */
+function visit(part: 'src' | 'gen'): string {
+  return /* wgsl */ `
+fn visit_${part}(base: u32) {
+  var s = 0.0;
+  for (var e = 0u; e < HEAD_DIM; e++) { s += qs[e] * ${part}_k[base + e]; }
+  if (s > m) {
+    let shrink = exp(m - s);
+    l *= shrink;
+    for (var e = 0u; e < HEAD_DIM; e++) { acc[e] *= shrink; }
+    m = s;
+  }
+  let p = exp(s - m);
+  l += p;
+  for (var e = 0u; e < HEAD_DIM; e++) { acc[e] += p * ${part}_v[base + e]; }
+}`;
+}
+
 function wgsl(headDim: number): string {
   return /* wgsl */ `
 const HEAD_DIM: u32 = ${headDim}u;
@@ -42,35 +60,8 @@ var<private> acc: array<f32, HEAD_DIM>;
 var<private> m: f32;
 var<private> l: f32;
 
-// One key/value row at base: the online-softmax update of attention.ts.
-fn visit_src(base: u32) {
-  var s = 0.0;
-  for (var e = 0u; e < HEAD_DIM; e++) { s += qs[e] * src_k[base + e]; }
-  if (s > m) {
-    let shrink = exp(m - s);
-    l *= shrink;
-    for (var e = 0u; e < HEAD_DIM; e++) { acc[e] *= shrink; }
-    m = s;
-  }
-  let p = exp(s - m);
-  l += p;
-  for (var e = 0u; e < HEAD_DIM; e++) { acc[e] += p * src_v[base + e]; }
-}
-
-fn visit_gen(base: u32) {
-  var s = 0.0;
-  for (var e = 0u; e < HEAD_DIM; e++) { s += qs[e] * gen_k[base + e]; }
-  if (s > m) {
-    let shrink = exp(m - s);
-    l *= shrink;
-    for (var e = 0u; e < HEAD_DIM; e++) { acc[e] *= shrink; }
-    m = s;
-  }
-  let p = exp(s - m);
-  l += p;
-  for (var e = 0u; e < HEAD_DIM; e++) { acc[e] += p * gen_v[base + e]; }
-}
-
+${visit('src')}
+${visit('gen')}
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let r = ${FLAT_INDEX};
