@@ -2,7 +2,6 @@
  * bert_config.json (Google BERT's format): parsing, validation, and the TensorFlow variable
  * names and shapes such a BERT has, to check a checkpoint against before loading it.
  */
-import { readFileSync } from 'node:fs';
 import type { CheckpointTensorInfo } from './checkpoint/bundle-reader.js';
 import { CheckpointError } from './checkpoint/errors.js';
 
@@ -90,15 +89,15 @@ export function parseBertConfig(json: unknown, sourceName: string): BertConfig {
   return config;
 }
 
-export function loadBertConfig(path: string): BertConfig {
+/** Parses the bytes of a bert_config.json file; `sourceName` (its path or URL) names it in errors. */
+export function parseBertConfigBytes(bytes: Uint8Array, sourceName: string): BertConfig {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new ConfigError(`${path}: ${code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new ConfigError(`${sourceName}: not valid UTF-8`);
   }
-  return parseBertConfig(text, path);
+  return parseBertConfig(text, sourceName);
 }
 
 /** The bert_config.json object for a config, with Google's key names. */

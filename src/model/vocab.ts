@@ -1,4 +1,3 @@
-import { readFileSync, writeFileSync } from 'node:fs';
 import { codePointLength, isBertPunctuation, isCjkCharacter, isPythonWhitespace, pythonSplit } from './unicode.js';
 
 /** A WordPiece vocabulary: `tokens[id]` is the token of an id, `ids` the id of a token. */
@@ -68,14 +67,8 @@ export function vocabTokensFromText(text: string): string[] {
   return lines.map((line) => pythonSplit(line)[0] ?? '');
 }
 
-/** The raw token of each line of a vocab file (see vocabTokensFromText); errors name the file. */
-export function readVocabFile(path: string): string[] {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (error) {
-    throw new Error(`cannot read vocabulary file '${path}': ${(error as Error).message}`);
-  }
+/** The raw token of each line of a vocab file's bytes (see vocabTokensFromText). */
+export function vocabTokensFromBytes(bytes: Uint8Array): string[] {
   return vocabTokensFromText(decodeUtf8DroppingInvalidBytes(bytes));
 }
 
@@ -140,18 +133,11 @@ export function buildVocab(lineTokens: readonly string[], options: LoadVocabOpti
 }
 
 /**
- * Reads a vocab file as bert4keras `load_vocab(path, simplified, startswith)`. With
- * `simplified`, `startswith` defaults to [PAD], [UNK], [CLS], [SEP] (bert4keras: none).
+ * The text of a vocab file holding one token per line in id order (bert4keras `save_vocab`), so
+ * that reading it gives back the same tokens and ids; refuses a vocab for which that would not
+ * hold. `path` names the file in errors.
  */
-export function loadVocab(path: string, options: LoadVocabOptions = {}): LoadedVocab {
-  return buildVocab(readVocabFile(path), options, `vocabulary file '${path}'`);
-}
-
-/**
- * Writes one token per line in id order (bert4keras `save_vocab`), so that readVocabFile gives
- * back the same tokens and ids; refuses a vocab for which that would not hold.
- */
-export function writeVocabFile(path: string, vocab: Vocab): void {
+export function vocabFileText(path: string, vocab: Vocab): string {
   vocab.tokens.forEach((token, id) => {
     for (const char of token) {
       if (isPythonWhitespace(char)) {
@@ -165,10 +151,5 @@ export function writeVocabFile(path: string, vocab: Vocab): void {
   if (vocab.ids.size !== vocab.tokens.length) {
     throw new Error(`cannot write vocabulary file '${path}': the vocabulary maps ${vocab.ids.size} tokens but lists ${vocab.tokens.length}`);
   }
-  const text = vocab.tokens.map((token) => `${token}\n`).join('');
-  try {
-    writeFileSync(path, text, 'utf8');
-  } catch (error) {
-    throw new Error(`cannot write vocabulary file '${path}': ${(error as Error).message}`);
-  }
+  return vocab.tokens.map((token) => `${token}\n`).join('');
 }

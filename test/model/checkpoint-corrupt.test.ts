@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { encodeBundleEntry, encodeBundleHeader } from '../../src/model/checkpoint/bundle-proto.js';
-import { BundleWriter, CheckpointError, CheckpointReader, writeCheckpoint } from '../../src/model/checkpoint/index.js';
+import { BundleWriter, CheckpointError, writeCheckpoint } from '../../src/model/checkpoint/index.js';
+import { openCheckpoint } from '../../src/node/checkpoint-files.js';
 import { crc32cExtend, maskCrc32c } from '../../src/model/checkpoint/crc32c.js';
 import { buildTable } from '../../src/model/checkpoint/leveldb-table.js';
 import { pushVarint, readVarint } from '../../src/model/checkpoint/protobuf.js';
@@ -104,7 +105,7 @@ function expectCliFailure(prefix: string, file: string, pattern: RegExp): void {
 }
 
 function expectOpenFailure(prefix: string, file: string, pattern: RegExp): void {
-  assert.throws(() => CheckpointReader.open(prefix), (error: unknown) => {
+  assert.throws(() => openCheckpoint(prefix), (error: unknown) => {
     assert.ok(error instanceof CheckpointError, `not a CheckpointError: ${error}`);
     assert.ok(error.message.startsWith(file), `message does not start with ${file}: ${error.message}`);
     assert.match(error.message, pattern);
@@ -114,7 +115,7 @@ function expectOpenFailure(prefix: string, file: string, pattern: RegExp): void 
 
 /** Opens fine but reading every tensor reports the damage. */
 function expectVerifyFailure(prefix: string, file: string, pattern: RegExp): void {
-  const reader = CheckpointReader.open(prefix);
+  const reader = openCheckpoint(prefix);
   try {
     const messages: string[] = [];
     for (const tensor of reader.tensors) {
@@ -140,7 +141,7 @@ test('the CLI is built (dist/cli), so its tests below mean something', () => {
 test('pristine checkpoint: several data blocks, opens, CLI lists it and verifies every CRC', () => {
   const layout = tableLayout(readFileSync(pristine + '.index'));
   assert.ok(layout.dataBlocks.length >= 2);
-  const reader = CheckpointReader.open(pristine);
+  const reader = openCheckpoint(pristine);
   for (const tensor of reader.tensors) reader.verify(tensor.name);
   reader.close();
   const result = runCli(pristine);
@@ -260,7 +261,7 @@ test('truncated data file: says which tensor runs past the end', () => {
 
 test('missing data shard: reading fails; the CLI lists an index-only checkpoint but fails on a partial one', () => {
   const indexOnly = damagedCopy('index-only', () => ({ data: null }));
-  const reader = CheckpointReader.open(indexOnly);
+  const reader = openCheckpoint(indexOnly);
   assert.is(reader.hasData, false);
   assert.equal(reader.missingDataFiles, [indexOnly + DATA]);
   assert.throws(() => reader.readFloat32(reader.tensors[5].name), (error: unknown) =>
@@ -285,7 +286,7 @@ test('missing data shard: reading fails; the CLI lists an index-only checkpoint 
   writer.addFloat32('b', [1], Float32Array.from([2]), 1);
   writer.finish();
   rmSync(sharded + '.data-00001-of-00002');
-  const partial = CheckpointReader.open(sharded);
+  const partial = openCheckpoint(sharded);
   assert.equal([...partial.readFloat32('a')], [1]);
   assert.throws(() => partial.readFloat32('b'), /model\.ckpt\.data-00001-of-00002: data shard is missing/);
   partial.close();

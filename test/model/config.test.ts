@@ -3,11 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { CheckpointError, CheckpointReader, writeCheckpoint } from '../../src/model/checkpoint/index.js';
+import { CheckpointError, writeCheckpoint } from '../../src/model/checkpoint/index.js';
 import {
-  bertConfigToJson, bertParameterShapes, ConfigError, isOptimizerState, loadBertConfig, parseBertConfig,
+  bertConfigToJson, bertParameterShapes, ConfigError, isOptimizerState, parseBertConfig,
   validateCheckpointAgainstConfig, type BertConfig,
 } from '../../src/model/config.js';
+import { openCheckpoint } from '../../src/node/checkpoint-files.js';
+import { loadBertConfig } from '../../src/node/config-file.js';
 import { sharedFixture } from '../support/fixtures.js';
 
 const tinyBert = sharedFixture('tf-ckpt-tiny-bert');
@@ -108,7 +110,7 @@ test('optimizer state is recognised and ignored', () => {
   assert.is(config.vocabSize, 21128);
   assert.is(config.hiddenSize, 768);
   assert.is(bertParameterShapes(config).length, 204);
-  const reader = CheckpointReader.open(join(googleIndex!, 'bert_model.ckpt'));
+  const reader = openCheckpoint(join(googleIndex!, 'bert_model.ckpt'));
   assert.is(reader.hasData, false);
   const result = validateCheckpointAgainstConfig(reader, config);
   assert.equal(result, { problems: [], warnings: [], unused: ['cls/seq_relationship/output_bias', 'cls/seq_relationship/output_weights'] });
@@ -123,7 +125,7 @@ test('optimizer state is recognised and ignored', () => {
 
 (tinyBert ? test : test.skip)('TF tiny BERT: passes validation, Adam slots and global_step ignored', () => {
   const config = loadBertConfig(join(tinyBert!, 'bert_config.json'));
-  const reader = CheckpointReader.open(join(tinyBert!, 'bert_model.ckpt'));
+  const reader = openCheckpoint(join(tinyBert!, 'bert_model.ckpt'));
   const result = validateCheckpointAgainstConfig(reader, config);
   assert.equal(result.problems, []);
   assert.equal(result.unused, ['cls/seq_relationship/output_bias', 'cls/seq_relationship/output_weights']);
@@ -140,7 +142,7 @@ test('missing, misshapen and non-float tensors; allowMissing turns missing heads
     });
     const prefix = join(dir, 'model.ckpt');
     writeCheckpoint(prefix, tensors);
-    const reader = CheckpointReader.open(prefix);
+    const reader = openCheckpoint(prefix);
     assert.throws(() => validateCheckpointAgainstConfig(reader, config), (error: unknown) => {
       assert.ok(error instanceof CheckpointError);
       const message = (error as Error).message;

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { buildVocab, loadVocab, readVocabFile, vocabTokensFromText, writeVocabFile } from '../../src/model/vocab.js';
+import { buildVocab, vocabTokensFromText } from '../../src/model/vocab.js';
+import { loadVocab, readVocabFile, writeVocabFile } from '../../src/node/vocab-file.js';
 import { sharedFixture } from '../support/fixtures.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'simbert-vocab-'));

@@ -194,22 +194,17 @@ export function writeRawCheckpoint(prefix: string, tensors: RawCheckpointTensor[
  * source wherever TensorFlow's own layout is deterministic. `rename` may map or drop (null) names.
  */
 export function copyCheckpoint(
-  source: CheckpointReader | string,
+  reader: CheckpointReader,
   destinationPrefix: string,
   options: WriteCheckpointOptions & { rename?: (name: string) => string | null } = {},
 ): void {
-  const reader = typeof source === 'string' ? CheckpointReader.open(source) : source;
-  try {
-    if (!reader.hasData) throw new CheckpointError(`${reader.missingDataFiles[0]}: data shard is missing, so '${reader.prefix}' cannot be copied`);
-    const inDataOrder = [...reader.tensors].sort((a, b) => a.shardId - b.shardId || a.offset - b.offset);
-    runWriter(destinationPrefix, { numShards: reader.header.numShards, ...options }, (writer) => {
-      for (const tensor of inDataOrder) {
-        const name = options.rename ? options.rename(tensor.name) : tensor.name;
-        if (name === null) continue;
-        writer.add(name, tensor.tfDtype, tensor.shape, reader.readBytes(tensor.name), tensor.shardId);
-      }
-    });
-  } finally {
-    if (typeof source === 'string') reader.close();
-  }
+  if (!reader.hasData) throw new CheckpointError(`${reader.missingDataFiles[0]}: data shard is missing, so '${reader.prefix}' cannot be copied`);
+  const inDataOrder = [...reader.tensors].sort((a, b) => a.shardId - b.shardId || a.offset - b.offset);
+  runWriter(destinationPrefix, { numShards: reader.header.numShards, ...options }, (writer) => {
+    for (const tensor of inDataOrder) {
+      const name = options.rename ? options.rename(tensor.name) : tensor.name;
+      if (name === null) continue;
+      writer.add(name, tensor.tfDtype, tensor.shape, reader.readBytes(tensor.name), tensor.shardId);
+    }
+  });
 }

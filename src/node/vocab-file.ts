@@ -1,0 +1,31 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { buildVocab, vocabFileText, vocabTokensFromBytes, type LoadedVocab, type LoadVocabOptions, type Vocab } from '../model/vocab.js';
+
+/** The raw token of each line of a vocab file (see vocabTokensFromText); errors name the file. */
+export function readVocabFile(path: string): string[] {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(path);
+  } catch (error) {
+    throw new Error(`cannot read vocabulary file '${path}': ${(error as Error).message}`);
+  }
+  return vocabTokensFromBytes(bytes);
+}
+
+/**
+ * Reads a vocab file as bert4keras `load_vocab(path, simplified, startswith)`. With
+ * `simplified`, `startswith` defaults to [PAD], [UNK], [CLS], [SEP] (bert4keras: none).
+ */
+export function loadVocab(path: string, options: LoadVocabOptions = {}): LoadedVocab {
+  return buildVocab(readVocabFile(path), options, `vocabulary file '${path}'`);
+}
+
+/** Writes one token per line in id order (see vocabFileText). */
+export function writeVocabFile(path: string, vocab: Vocab): void {
+  const text = vocabFileText(path, vocab);
+  try {
+    writeFileSync(path, text, 'utf8');
+  } catch (error) {
+    throw new Error(`cannot write vocabulary file '${path}': ${(error as Error).message}`);
+  }
+}
