@@ -1,12 +1,12 @@
-import { initEngine } from '../autograd/engine.js';
-import { adapterPreferenceFromEnv } from '../gpu/adapter.js';
 import type { Gpu } from '../gpu/device.js';
 import { formatBytes } from '../gpu/format.js';
 import { SimBert } from '../model/bert.js';
 import { uploadWeights } from '../model/parameters.js';
 import { Tokenizer } from '../model/tokenizer.js';
+import type { LoadedModel } from '../model/model-folder.js';
+import { initNodeEngine } from '../node/gpu.js';
+import { loadModel, ModelLocationError } from '../node/load-model.js';
 import { stableModelDir } from '../node/run-directory.js';
-import { loadModel, ModelLocationError, type LoadedModel } from '../train/model-files.js';
 import { UsageError, type FlagSpec, type ParsedArgs } from './args.js';
 
 /** The flags every command that loads a model shares. */
@@ -26,7 +26,7 @@ export const MEMORY_FLAG: FlagSpec = {
 /** Opens the GPU (printing the adapter to stderr) with the --memory-limit cap. */
 export async function openGpu(args: ParsedArgs): Promise<Gpu> {
   const limit = args.flags['memory-limit'] as number;
-  const gpu = await initEngine({ adapter: adapterPreferenceFromEnv(), memoryLimit: limit });
+  const gpu = await initNodeEngine({ memoryLimit: limit });
   console.error(`adapter: ${gpu.adapterKind} (${gpu.adapterDescription}); memory limit ${formatBytes(limit)}`);
   return gpu;
 }
@@ -35,12 +35,12 @@ export async function openGpu(args: ParsedArgs): Promise<Gpu> {
  * Loads the model the flags name; a wrong combination of flags, or a --maxlen beyond the model's
  * positions, is a usage error (exit 2). A run directory is read from its current checkpoint.
  */
-export function loadModelFromFlags(args: ParsedArgs, command: string): LoadedModel {
+export async function loadModelFromFlags(args: ParsedArgs, command: string): Promise<LoadedModel> {
   const flag = (name: string) => args.flags[name] as string | undefined;
   const model = flag('model');
   let loaded: LoadedModel;
   try {
-    loaded = loadModel({
+    loaded = await loadModel({
       model: model === undefined ? undefined : stableModelDir(model),
       config: flag('config'),
       checkpoint: flag('checkpoint'),

@@ -4,12 +4,13 @@ import { formatBytes } from '../gpu/format.js';
 import { parseBertConfig, type BertConfig } from '../model/config.js';
 import { randomWeightArrays } from '../model/parameters.js';
 import { Tokenizer } from '../model/tokenizer.js';
-import { loadVocab } from '../model/vocab.js';
 import { loadTestPairs, loadTrainGroups, wordPieceCounter, type TestPairs } from '../train/data.js';
 import { generateDemoData, writeDemoData } from '../train/demo-data.js';
-import { loadModel, readTrainerState, type LoadedModel } from '../train/model-files.js';
-import { DivergenceError, train, type TrainerState, type TrainOptions } from '../train/trainer.js';
+import type { LoadedModel } from '../model/model-folder.js';
+import { loadModel } from '../node/load-model.js';
 import { RunDirectory } from '../node/run-directory.js';
+import { loadVocab } from '../node/vocab-file.js';
+import { DivergenceError, train, type TrainerState, type TrainOptions } from '../train/trainer.js';
 import { UsageError, type CommandSpec, type ParsedArgs } from './args.js';
 import type { Command } from './command.js';
 import { instantiate, loadModelFromFlags, MEMORY_FLAG, MODEL_FLAGS, openGpu } from './model-flags.js';
@@ -127,15 +128,15 @@ function checkResumeFlags(args: ParsedArgs): void {
   }
 }
 
-function prepareResume(args: ParsedArgs, run: RunDirectory): Prepared {
-  const { folder, state } = run.currentCheckpoint(readTrainerState);
+async function prepareResume(args: ParsedArgs, run: RunDirectory): Promise<Prepared> {
+  const { folder, state } = run.currentCheckpoint();
   const options: TrainOptions = {
     ...state.options,
     epochs: args.given.has('epochs') ? positiveInteger(args, 'epochs')! : state.options.epochs,
     maxSteps: args.given.has('max-steps') ? positiveInteger(args, 'max-steps') : state.options.maxSteps,
     skipNonfinite: args.given.has('skip-nonfinite') ? skipNonfinite(args) : state.options.skipNonfinite,
   };
-  const loaded = loadModel({ model: folder });
+  const loaded = await loadModel({ model: folder });
   return { loaded, trainFile: state.data.train, testFile: state.data.test, options, data: state.data, resume: state };
 }
 
@@ -172,10 +173,10 @@ async function run(args: ParsedArgs): Promise<number> {
   try {
     await openGpu(args);
     let prepared: Prepared;
-    if (resuming) prepared = prepareResume(args, runDir);
+    if (resuming) prepared = await prepareResume(args, runDir);
     else if (demo) prepared = prepareDemo(args, out);
     else {
-      const loaded = loadModelFromFlags(args, spec.name);
+      const loaded = await loadModelFromFlags(args, spec.name);
       prepared = {
         loaded, trainFile: args.flags.train as string, testFile: (args.flags.test as string | undefined) ?? null,
         options: options!, data: { train: resolve(args.flags.train as string), test: args.flags.test === undefined ? null : resolve(args.flags.test as string) },

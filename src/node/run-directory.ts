@@ -1,9 +1,9 @@
 import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeModelFiles } from '../train/model-file-bytes.js';
-import { MODEL_FILES } from '../train/model-files.js';
+import { MODEL_FILES } from '../model/model-folder.js';
 import { assertFiniteCheckpoint, type RunOutput, type SavedModel } from '../train/run-output.js';
-import type { TrainerState } from '../train/trainer-state.js';
+import { parseTrainerState, type TrainerState } from '../train/trainer-state.js';
 import { nodeFileOps, writeDurably, type FileOps } from './file-ops.js';
 import { RunLock } from './run-lock.js';
 
@@ -35,6 +35,13 @@ const TEMPORARY_MARK = '.tmp-';
 export function stableModelDir(dir: string): string {
   const latest = join(dir, RUN_FILES.latest);
   return existsSync(latest) ? realpathSync(latest) : dir;
+}
+
+/** The trainer state saved in a model folder (validated), or null when it has none. */
+export function readTrainerState(folder: string): TrainerState | null {
+  const path = join(folder, MODEL_FILES.trainerState);
+  if (!existsSync(path)) return null;
+  return parseTrainerState(readFileSync(path), path);
 }
 
 /** Whether `dir` holds a run or a model that a new run would replace. */
@@ -99,9 +106,9 @@ export class RunDirectory implements RunOutput {
   }
 
   /** The state of the current checkpoint and the folder it is in (resolved once). */
-  currentCheckpoint(read: (folder: string) => TrainerState | null): { folder: string; state: TrainerState } {
+  currentCheckpoint(): { folder: string; state: TrainerState } {
     const folder = stableModelDir(this.dir);
-    const state = read(folder);
+    const state = readTrainerState(folder);
     if (!state) throw new Error(`${this.dir} has no ${MODEL_FILES.trainerState}: not a run written by train --out, or it never reached a checkpoint`);
     return { folder, state };
   }

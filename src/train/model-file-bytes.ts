@@ -1,7 +1,7 @@
 import { encodeCheckpoint, type CheckpointTensor } from '../model/checkpoint/index.js';
 import { bertConfigToJson } from '../model/config.js';
 import { vocabFileText } from '../model/vocab.js';
-import { ADAM_SLOTS, MODEL_FILES } from './model-files.js';
+import { ADAM_SLOTS, MODEL_FILES } from '../model/model-folder.js';
 import type { SavedModel } from './run-output.js';
 import { serializeTrainerState } from './trainer-state.js';
 
@@ -30,7 +30,7 @@ export function encodeModelFiles(saved: SavedModel): ModelFileBytes[] {
   const checkpoint = encodeCheckpoint(tensors);
   const files: ModelFileBytes[] = [
     { name: MODEL_FILES.config, chunks: [text.encode(`${JSON.stringify(bertConfigToJson(config), null, 2)}\n`)] },
-    { name: MODEL_FILES.vocab, chunks: [text.encode(vocabFileText(saved.vocab, MODEL_FILES.vocab))] },
+    { name: MODEL_FILES.vocab, chunks: [text.encode(vocabFileText(MODEL_FILES.vocab, saved.vocab))] },
     { name: `${MODEL_FILES.checkpoint}.data-00000-of-00001`, chunks: checkpoint.data },
     { name: `${MODEL_FILES.checkpoint}.index`, chunks: [checkpoint.index] },
   ];

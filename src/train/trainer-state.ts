@@ -91,7 +91,7 @@ function parseOptions(check: StateChecker, value: unknown): TrainOptions {
   const batchSize = check.integer(o.batchSize, 'options.batchSize', 2);
   if (batchSize % 2 !== 0) check.fail('options.batchSize', 'even', batchSize);
   const dropout = o.dropout === undefined || o.dropout === null ? undefined : check.number(o.dropout, 'options.dropout', (p) => p >= 0 && p < 1, 'in [0, 1)');
-  return {
+  const options: TrainOptions = {
     maxlen: check.integer(o.maxlen, 'options.maxlen', 5),
     batchSize,
     epochs: check.integer(o.epochs, 'options.epochs', 1),
@@ -106,6 +106,8 @@ function parseOptions(check: StateChecker, value: unknown): TrainOptions {
     evalBatchSize: check.optionalInteger(o.evalBatchSize, 'options.evalBatchSize', 1),
     skipNonfinite: check.optionalInteger(o.skipNonfinite, 'options.skipNonfinite', 0),
   };
+  // Options left out stay out, as in the file.
+  return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as unknown as TrainOptions;
 }
 
 function parseBatcher(check: StateChecker, value: unknown): PairBatcherState {

@@ -11,7 +11,7 @@ import type { TestPairs } from './data.js';
 import { DivergenceGuard } from './divergence.js';
 import { evaluatePairs, padRows } from './encode.js';
 import { metricsRecord, type MetricsRecord, type SimilarityEvaluation } from './metrics.js';
-import type { LoadedModel } from './model-files.js';
+import type { LoadedModel } from '../model/model-folder.js';
 import type { RunOutput } from './run-output.js';
 import type { TrainerState, TrainOptions } from './trainer-state.js';
 

@@ -137,4 +137,12 @@ test('input errors exit 1 with one line naming the file and line, and write noth
   assert.not.ok(existsSync(out));
 });
 
+test('--maxlen beyond the model\'s positions is refused up front, naming the flag; the default fits the model', () => {
+  const long = join(scratch, 'long.txt');
+  writeFileSync(long, `${'我'.repeat(100)}\n`);
+  expectFailure(runCli(['encode', '--model', model.dir, '--texts', textsPath, '--maxlen', '100', '--format', 'jsonl']), 2, '--maxlen 100', /max_position_embeddings 64; give --maxlen 64 or less/);
+  const fitted = runCli(['encode', '--model', model.dir, '--texts', long, '--format', 'jsonl']);
+  assert.is(fitted.status, 0, fitted.stderr);
+});
+
 test.run();

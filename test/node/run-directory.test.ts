@@ -9,9 +9,9 @@ import { randomWeightArrays } from '../../src/model/parameters.js';
 import { buildVocab } from '../../src/model/vocab.js';
 import { nodeFileOps, type FileOps } from '../../src/node/file-ops.js';
 import { LOCK_FILE } from '../../src/node/run-lock.js';
-import { RunDirectory, stableModelDir } from '../../src/node/run-directory.js';
+import { readTrainerState, RunDirectory, stableModelDir } from '../../src/node/run-directory.js';
 import { PairBatcher } from '../../src/train/batches.js';
-import { loadModel, readTrainerState } from '../../src/train/model-files.js';
+import { loadModel } from '../../src/node/load-model.js';
 import type { SavedModel } from '../../src/train/run-output.js';
 import type { TrainerState } from '../../src/train/trainer-state.js';
 
@@ -42,9 +42,9 @@ function saved(step: number, poison?: number): SavedModel {
 const notes: string[] = [];
 const open = (dir: string, mode: 'new' | 'replace' | 'resume', ops?: FileOps) => RunDirectory.open(dir, { mode, command: 'test', note: (n) => notes.push(n), ops });
 
-function loadedStep(dir: string): number {
+async function loadedStep(dir: string): Promise<number> {
   const folder = stableModelDir(dir);
-  const model = loadModel({ model: folder });
+  const model = await loadModel({ model: folder });
   const state = readTrainerState(folder)!;
   const value = model.weights.values().next().value![0];
   assert.is(value, state.step, 'weights and trainer state come from the same checkpoint');
@@ -71,21 +71,21 @@ function faultyOps(failAt: number, code = 'EIO', only?: keyof FileOps): FileOps 
   return ops;
 }
 
-test('a checkpoint is a complete folder that `latest` points to, with top-level links bert4keras can load', () => {
+test('a checkpoint is a complete folder that `latest` points to, with top-level links bert4keras can load', async () => {
   const dir = join(root, 'layout');
   const run = open(dir, 'new');
   run.writeCheckpoint(saved(1));
   run.writeCheckpoint(saved(2));
   run.writeCheckpoint(saved(3));
   run.close(true);
-  assert.is(loadedStep(dir), 3);
+  assert.is(await loadedStep(dir), 3);
   assert.equal(readdirSync(join(dir, 'checkpoints')).sort(), ['step-00000002', 'step-00000003'], 'the previous checkpoint stays for readers in flight');
   assert.match(readFileSync(join(dir, 'checkpoint'), 'utf8'), 'model_checkpoint_path: "checkpoints/step-00000003/bert_model.ckpt"');
-  assert.is(loadModel({ model: dir }).weights.values().next().value![0], 3, 'the top-level names read the latest checkpoint');
+  assert.is((await loadModel({ model: dir })).weights.values().next().value![0], 3, 'the top-level names read the latest checkpoint');
   assert.not.ok(existsSync(join(dir, LOCK_FILE)), 'the lock is released');
 });
 
-test('a second writer on a locked directory is refused with the holder named; a dead holder is taken over', () => {
+test('a second writer on a locked directory is refused with the holder named; a dead holder is taken over', async () => {
   const dir = join(root, 'locked');
   const first = open(dir, 'new');
   assert.throws(() => open(dir, 'replace'), new RegExp(`in use by process ${process.pid} on ${hostname()}`));
@@ -97,13 +97,13 @@ test('a second writer on a locked directory is refused with the holder named; a 
   assert.match(notes.join('\n'), /was left by process \d+ .* which no longer runs; taking it over/);
 });
 
-test('an --out that is a file fails at once', () => {
+test('an --out that is a file fails at once', async () => {
   const file = join(root, 'a-file');
   writeFileSync(file, 'x');
   assert.throws(() => open(file, 'new'), /a-file is a file, not a directory/);
 });
 
-test('a failure at every file operation of a checkpoint write leaves the last complete checkpoint loadable and the run resumable', () => {
+test('a failure at every file operation of a checkpoint write leaves the last complete checkpoint loadable and the run resumable', async () => {
   // Count the operations of one checkpoint write, after those of opening the directory.
   const counting = faultyOps(0);
   const probe = open(join(root, 'probe'), 'new');
@@ -124,29 +124,29 @@ test('a failure at every file operation of a checkpoint write leaves the last co
     const faulty = open(dir, 'resume', faultyOps(opening + k, k % 2 === 0 ? 'ENOSPC' : 'EIO'));
     assert.throws(() => faulty.writeCheckpoint(saved(2)), /injected failure/, `operation ${k}`);
     faulty.close(false);
-    const step = loadedStep(dir);
+    const step = await loadedStep(dir);
     assert.ok(step === 1 || step === 2, `after failing operation ${k} the checkpoint of step ${step} loads`);
     const resumed = open(dir, 'resume');
     resumed.writeCheckpoint(saved(3));
     resumed.close(true);
-    assert.is(loadedStep(dir), 3, `resuming after failing operation ${k}`);
+    assert.is(await loadedStep(dir), 3, `resuming after failing operation ${k}`);
     assert.not.ok(readdirSync(join(dir, 'checkpoints')).some((entry) => entry.startsWith('.staging')), 'no staging is left');
   }
 });
 
-test('a reader never changes the directory: another writer\'s staging stays', () => {
+test('a reader never changes the directory: another writer\'s staging stays', async () => {
   const dir = join(root, 'staging');
   const run = open(dir, 'new');
   run.writeCheckpoint(saved(1));
   const staging = join(dir, 'checkpoints', `.staging-step-00000002-${process.pid}`);
   mkdirSync(staging);
   writeFileSync(join(staging, 'bert_model.ckpt.index'), 'half written');
-  assert.is(loadedStep(dir), 1);
+  assert.is(await loadedStep(dir), 1);
   assert.ok(existsSync(join(staging, 'bert_model.ckpt.index')), 'the staging of a live writer is left alone');
   run.close(true);
 });
 
-test('metrics lines are appended whole: a failed append is taken back, a torn line is dropped on resume with a note', () => {
+test('metrics lines are appended whole: a failed append is taken back, a torn line is dropped on resume with a note', async () => {
   const dir = join(root, 'metrics');
   const run = open(dir, 'new', faultyOps(3, 'ENOSPC', 'write'));
   run.appendMetrics([{ epoch: 0, accuracy: 0.5 }]);
@@ -162,7 +162,7 @@ test('metrics lines are appended whole: a failed append is taken back, a torn li
   assert.is(readFileSync(join(dir, 'metrics.jsonl'), 'utf8'), '{"epoch":0,"accuracy":0.5}\n{"step":1,"epoch":1,"loss":2}\n');
 });
 
-test('resuming drops an epoch evaluation logged after the checkpoint being resumed', () => {
+test('resuming drops an epoch evaluation logged after the checkpoint being resumed', async () => {
   const dir = join(root, 'epochs');
   const run = open(dir, 'new');
   run.appendMetrics([{ epoch: 0 }, { step: 1, epoch: 1 }, { step: 2, epoch: 1 }, { epoch: 1 }, { step: 3, epoch: 2 }, { step: 4, epoch: 2 }, { epoch: 2 }]);
@@ -174,13 +174,13 @@ test('resuming drops an epoch evaluation logged after the checkpoint being resum
   assert.equal(lines, [{ epoch: 0 }, { step: 1, epoch: 1 }, { step: 2, epoch: 1 }, { epoch: 1 }]);
 });
 
-test('a checkpoint holding a non-finite value is refused and the previous one kept', () => {
+test('a checkpoint holding a non-finite value is refused and the previous one kept', async () => {
   const dir = join(root, 'nonfinite');
   const run = open(dir, 'new');
   run.writeCheckpoint(saved(1));
   assert.throws(() => run.writeCheckpoint(saved(2, Infinity)), /refusing to write a checkpoint at step 2: .*adam_v\[0\] is Infinity/);
   run.close(true);
-  assert.is(loadedStep(dir), 1);
+  assert.is(await loadedStep(dir), 1);
 });
 
 function tryMount(dir: string, options: string): boolean {
@@ -197,7 +197,7 @@ const mountPoint = join(root, 'tmpfs');
 const canMount = tryMount(mountPoint, 'size=256k');
 if (!canMount) console.log('skipped: real full-disk and read-only tests (mount -t tmpfs is not allowed here)');
 
-(canMount ? test : test.skip)('on a real full disk the error names the path and the last checkpoint still loads', () => {
+(canMount ? test : test.skip)('on a real full disk the error names the path and the last checkpoint still loads', async () => {
   const dir = join(mountPoint, 'run');
   const run = open(dir, 'new');
   run.writeCheckpoint(saved(1));
@@ -212,15 +212,15 @@ if (!canMount) console.log('skipped: real full-disk and read-only tests (mount -
   }
   assert.throws(() => run.writeCheckpoint(saved(2)), (error: Error) => /ENOSPC/.test(error.message) && error.message.includes(mountPoint));
   run.close(false);
-  assert.is(loadedStep(dir), 1);
+  assert.is(await loadedStep(dir), 1);
   for (const entry of readdirSync(mountPoint)) if (entry.startsWith('filler')) rmSync(join(mountPoint, entry));
   const resumed = open(dir, 'resume');
   resumed.writeCheckpoint(saved(2));
   resumed.close(true);
-  assert.is(loadedStep(dir), 2);
+  assert.is(await loadedStep(dir), 2);
 });
 
-(canMount ? test : test.skip)('a read-only file system fails at once, naming the path and the cause', () => {
+(canMount ? test : test.skip)('a read-only file system fails at once, naming the path and the cause', async () => {
   execFileSync('mount', ['-o', 'remount,ro', mountPoint]);
   try {
     assert.throws(() => open(join(mountPoint, 'run'), 'resume'), /run.*read-only file system \(EROFS\)/);
