@@ -227,6 +227,8 @@ async function run(args: ParsedArgs): Promise<number> {
       return 0;
     }
     if (result.stopped) {
+      // A new run stopped before its first step leaves nothing: the directory it created goes.
+      if (result.steps === 0 && !prepared.resume) succeeded = false;
       progress.print(
         result.steps > 0 && lastCheckpoint
           ? `stopped by ${signals.requested} after step ${result.state.step}; checkpoint: ${lastCheckpoint}; continue with: node dist/cli train --resume ${out}`

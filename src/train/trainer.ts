@@ -153,7 +153,7 @@ export async function train(run: TrainRun): Promise<TrainResult> {
     log(record);
     events?.epoch?.(record);
   };
-  if (!run.resume) await evaluate(0);
+  if (!run.resume && !run.stopRequested?.()) await evaluate(0);
 
   /** A recorded step whose losses are still on their way back; it ends when the next step starts. */
   type Pending = { step: number; epoch: number; rows: number; tokens: number; losses: Promise<number[]>; skipped: boolean; started: number; ended?: number };
