@@ -4,6 +4,7 @@
  * comma-separated) and SIMBERT_FUZZ_CASE (replay that one case) choose what runs; failing inputs
  * are saved under SIMBERT_FUZZ_SAVE (default build/fuzz-failures) with the command replaying them.
  */
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -12,7 +13,7 @@ import { installAllocationMeter } from './allocation-meter.js';
 import { judge, type CaseFailure } from './harness.js';
 import { runInWorker } from './run-worker.js';
 import { TARGETS, type FuzzTarget } from './targets.js';
-import { sharedFixture } from '../support/fixtures.js';
+import { sharedFixturesDir } from '../support/fixtures.js';
 
 const projectRoot = fileURLToPath(new URL('../../../', import.meta.url));
 const DEFAULT_CASES = 300;
@@ -33,8 +34,11 @@ const first = single ?? 0;
 const only = process.env.SIMBERT_FUZZ_READER?.split(',').filter(Boolean) ?? null;
 const saveDir = process.env.SIMBERT_FUZZ_SAVE ?? join(projectRoot, 'build', 'fuzz-failures');
 
+const fixtures = sharedFixturesDir();
 for (const name of ['tf-ckpt-tiny-bert', 'google-chinese-bert-index', 'vocab-zh', 'lcqmc-dev', 'stsb-zh-dev', 'pawsx-zh-dev']) {
-  if (sharedFixture(name) === null) console.log(`skipped: fuzz seeds from shared fixture '${name}' (the readers are still fuzzed from project-generated inputs)`);
+  if (fixtures === null || !existsSync(join(fixtures, name))) {
+    console.log(`skipped: fuzz seeds from shared fixture '${name}', absent (set SIMBERT_FIXTURES); its readers are still fuzzed from project-generated inputs`);
+  }
 }
 
 function report(failure: CaseFailure): string {
