@@ -188,10 +188,11 @@ export interface CheckpointValidation {
   unused: string[];
 }
 
+/** A TF checkpoint, or weights from another format under TF names (src/formats). */
 export interface CheckpointSource {
   readonly prefix: string;
-  readonly tensors: readonly CheckpointTensorInfo[];
-  get(name: string): CheckpointTensorInfo | undefined;
+  readonly tensors: readonly Pick<CheckpointTensorInfo, 'name' | 'dtype' | 'shape'>[];
+  get(name: string): Pick<CheckpointTensorInfo, 'name' | 'dtype' | 'shape'> | undefined;
 }
 
 /**

@@ -6,12 +6,13 @@
  */
 import { maskedCrc32c } from './crc32c.js';
 import {
-  decodeBundleEntry, decodeBundleHeader, dtypeElementSize, dtypeName, DT_FLOAT, Endianness, type BundleEntry, type BundleHeader,
+  decodeBundleEntry, decodeBundleHeader, dtypeElementSize, dtypeName, DT_FLOAT, DT_STRING, Endianness, type BundleEntry, type BundleHeader,
   TENSOR_BUNDLE_VERSION, tfDtypeName,
 } from './bundle-proto.js';
 import { CheckpointError } from './errors.js';
 import { readTable } from './leveldb-table.js';
 import { dataShardFileName, indexFileName } from './paths.js';
+import { decodeStringTensor } from './string-tensor.js';
 
 /** One data shard's bytes, read by offset. */
 export interface ShardReader {
@@ -232,10 +233,22 @@ export class CheckpointReader {
     }
   }
 
+  /** TensorFlow checksums a string tensor over its lengths and bytes, not over the stored bytes (see string-tensor.ts). */
+  private stringTensorCrc(tensor: CheckpointTensorInfo, bytes: Uint8Array, file: string): number {
+    if (tensor.shape.some((size) => size < 0)) {
+      throw new CheckpointError(`${file}: '${tensor.name}' is a string tensor of unknown shape [${tensor.shape.join(', ')}], so its elements cannot be counted`);
+    }
+    try {
+      return decodeStringTensor(bytes, elementCount(tensor.shape)).maskedCrc32c;
+    } catch (error) {
+      throw new CheckpointError(`${file}: '${tensor.name}' (string tensor at bytes ${tensor.offset}..${tensor.offset + tensor.byteSize}) is malformed: ${describe(error)}`);
+    }
+  }
+
   private checkCrc(tensor: CheckpointTensorInfo, bytes: Uint8Array): void {
-    const actual = maskedCrc32c(bytes);
+    const file = this.dataFiles[tensor.shardId];
+    const actual = tensor.tfDtype === DT_STRING ? this.stringTensorCrc(tensor, bytes, file) : maskedCrc32c(bytes);
     if (actual !== tensor.crc32c) {
-      const file = this.dataFiles[tensor.shardId];
       throw new CheckpointError(
         `${file}: '${tensor.name}' fails its checksum (bytes ${tensor.offset}..${tensor.offset + tensor.byteSize}: stored CRC32C ${hex(tensor.crc32c)}, computed ${hex(actual)}); the data is corrupt`,
       );
