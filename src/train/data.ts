@@ -548,7 +548,7 @@ export function parseTestPairs(bytes: Uint8Array, path: string, tokenCounter?: T
         path,
         `line ${line}`,
         `label ${(pairs[firstNonBinary] as TestPair).label} in a set whose other labels are 0 or 1 ` +
-          `(${nonBinary.length} of ${pairs.length} labels are not); fix the label, or pass --labels graded if the set is graded`,
+          `(${nonBinary.length} of ${pairs.length} labels are not); fix the label, or, if the set is graded, say so (eval --labels graded)`,
         line,
       );
     }
