@@ -1,7 +1,8 @@
 /**
  * Fuzzes every reader of outside bytes with mutated real inputs (see targets.ts, harness.ts).
- * SIMBERT_FUZZ_CASES (default 300 per reader), SIMBERT_FUZZ_SEED, SIMBERT_FUZZ_READER (names,
- * comma-separated) and SIMBERT_FUZZ_CASE (replay that one case) choose what runs; failing inputs
+ * SIMBERT_FUZZ_CASES (default 300 per reader), SIMBERT_FUZZ_FIRST (the first case index, 0),
+ * SIMBERT_FUZZ_SEED, SIMBERT_FUZZ_READER (names, comma-separated) and SIMBERT_FUZZ_CASE (replay
+ * that one case) choose what runs; failing inputs
  * are saved under SIMBERT_FUZZ_SAVE (default build/fuzz-failures) with the command replaying them.
  */
 import { existsSync } from 'node:fs';
@@ -11,7 +12,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { installAllocationMeter } from './allocation-meter.js';
 import { judge, type CaseFailure } from './harness.js';
-import { runInWorker } from './run-worker.js';
+import { runInWorkers } from './run-worker.js';
 import { TARGETS, type FuzzTarget } from './targets.js';
 import { sharedFixturesDir } from '../support/fixtures.js';
 
@@ -30,7 +31,7 @@ function integerSetting(name: string, fallback: number): number {
 const seed = integerSetting('SIMBERT_FUZZ_SEED', DEFAULT_SEED);
 const single = process.env.SIMBERT_FUZZ_CASE ? integerSetting('SIMBERT_FUZZ_CASE', 0) : null;
 const cases = single === null ? integerSetting('SIMBERT_FUZZ_CASES', DEFAULT_CASES) : 1;
-const first = single ?? 0;
+const first = single ?? integerSetting('SIMBERT_FUZZ_FIRST', 0);
 const only = process.env.SIMBERT_FUZZ_READER?.split(',').filter(Boolean) ?? null;
 const saveDir = process.env.SIMBERT_FUZZ_SAVE ?? join(projectRoot, 'build', 'fuzz-failures');
 
@@ -54,7 +55,7 @@ for (const target of TARGETS) {
   if (only !== null && !only.includes(target.name)) continue;
   test(`${target.name}: ${cases} mutated inputs each end in a result or the reader's own error, in time and bounded memory`, async () => {
     const started = Date.now();
-    const summary = await runInWorker({ target: target.name, seed, first, cases, saveDir });
+    const summary = await runInWorkers({ target: target.name, seed, first, cases, saveDir });
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
     console.log(`info: fuzz ${target.name}: seed ${seed}, cases ${first}..${first + cases - 1}: ${summary.results} results, ${summary.ownErrors} own errors, ${summary.failures.length} failures, ${seconds} s (${summary.seeds.length} seed inputs)`);
     for (const failure of summary.failures) console.log(report(failure));

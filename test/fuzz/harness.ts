@@ -118,6 +118,8 @@ export interface RunOptions {
   meter: AllocationMeter;
   /** Called before each case with its index (the hang guard watches it). */
   onCase?: (caseIndex: number) => void;
+  /** Called after each case that passed, with how it ended. */
+  onPass?: (kind: 'result' | 'own-error') => void;
 }
 
 export function runCases(target: FuzzTarget, seeds: readonly SeedInput[], options: RunOptions): RunSummary {
@@ -132,6 +134,7 @@ export function runCases(target: FuzzTarget, seeds: readonly SeedInput[], option
     summary.cases++;
     if (outcome.kind === 'result') summary.results++;
     else if (outcome.kind === 'own-error') summary.ownErrors++;
+    if (outcome.kind !== 'failure') options.onPass?.(outcome.kind);
     else {
       summary.failures.push({
         target: target.name, seed: options.seed, caseIndex, seedInput: input.seedInput.origin, mutations: input.mutations, ...outcome.failure,
