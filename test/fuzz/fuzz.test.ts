@@ -72,8 +72,8 @@ const buggy = (run: FuzzTarget['run']): FuzzTarget => ({
 const input = { x: new Uint8Array(100) };
 
 test('the harness fails a reader that throws a foreign error, over-allocates, or is slow; passes its own error', () => {
-  const kindOf = (run: FuzzTarget['run']) => {
-    const outcome = judge(buggy(run), input, '.', meter);
+  const kindOf = (run: FuzzTarget['run'], timeLimitMs?: number) => {
+    const outcome = judge(buggy(run), input, '.', meter, timeLimitMs);
     return outcome.kind === 'failure' ? outcome.failure.kind : outcome.kind;
   };
   assert.is(kindOf(() => (null as unknown as { length: number }).length), 'foreign-error');
@@ -92,6 +92,10 @@ test('the harness fails a reader that throws a foreign error, over-allocates, or
     }
   }), 'allocation', 'an over-allocation the reader catches and re-wraps still fails the case');
   assert.is(kindOf(() => new Uint8Array(1000)), 'result');
+  const busy = () => {
+    for (const started = Date.now(); Date.now() - started < 30;);
+  };
+  assert.is(kindOf(busy, 10), 'slow');
 });
 
 test.run();
