@@ -243,6 +243,7 @@ test('test file: one stray integer label among 0/1 labels is an error naming its
 test('test file: integer scores that are common, or any fractional score, make the set graded', () => {
   assert.is(loadTestPairs(writeFile('a\tb\t0\nc\td\t1\ne\tf\t2\ng\th\t4\n', 'txt')).graded, true);
   assert.is(loadTestPairs(writeFile('a\tb\t0\nc\td\t1\ne\tf\t0.5\n', 'txt')).graded, true);
+  assert.is(loadTestPairs(writeFile('a\tb\t4\n', 'txt')).graded, true);
 });
 
 const invalidUtf8 = (before: string, after: string): Uint8Array => {
