@@ -43,8 +43,8 @@ export interface FuzzTarget {
   /** The unmutated inputs; `scratch` is a folder for generating them. */
   seeds(scratch: string): SeedInput[];
   /**
-   * Reads `files` (written under `dir` when the reader takes paths) and returns what it read;
-   * throws what the reader throws. `ownError` then judges the error.
+   * Reads `files`, named as if they lay in the folder `dir`, and returns what it read; throws
+   * what the reader throws. `ownError` then judges the error.
    */
   run(files: InputFiles, dir: string): unknown;
   ownError(error: unknown, dir: string): boolean;
@@ -104,8 +104,8 @@ function isOwn(error: unknown, errorClass: abstract new (...args: never[]) => Er
 const INDEX = 'model.ckpt.index';
 const DATA = 'model.ckpt.data-00000-of-00001';
 
-/** A project-written checkpoint: float32 tensors of several ranks (a scalar, an empty one) and an int64. */
-function generatedCheckpoint(scratch: string): SeedInput {
+/** Project-written checkpoints: float32 tensors of several ranks (a scalar, an empty one) in small blocks, and an int64 beside a float32. */
+function generatedCheckpoints(scratch: string): SeedInput[] {
   const dir = join(scratch, 'generated-checkpoint');
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
@@ -128,11 +128,14 @@ function generatedCheckpoint(scratch: string): SeedInput {
     [INDEX]: new Uint8Array(readFileSync(join(dir, `${prefix}.index`))),
     [DATA]: new Uint8Array(readFileSync(join(dir, `${prefix}.data-00000-of-00001`))),
   });
-  return { origin: 'generated:checkpoint of 5 float32 tensors, 64-byte blocks', files: read('float') };
+  return [
+    { origin: 'generated:checkpoint of 5 float32 tensors, 64-byte blocks', files: read('float') },
+    { origin: 'generated:checkpoint of an int64 and a float32', files: read('mixed') },
+  ];
 }
 
 function checkpointSeeds(scratch: string, withIndexOnly: boolean): SeedInput[] {
-  const seeds: SeedInput[] = [generatedCheckpoint(scratch)];
+  const seeds: SeedInput[] = generatedCheckpoints(scratch);
   const tinyIndex = sharedFile('tf-ckpt-tiny-bert', 'bert_model.ckpt.index');
   const tinyData = sharedFile('tf-ckpt-tiny-bert', 'bert_model.ckpt.data-00000-of-00001');
   if (tinyIndex && tinyData) seeds.push({ origin: 'shared:tf-ckpt-tiny-bert/bert_model.ckpt', files: { [INDEX]: tinyIndex, [DATA]: tinyData } });
