@@ -11,7 +11,8 @@
  */
 import { parseBertConfig, type BertConfig } from '../model/config.js';
 import { loadWeightArrays } from '../model/load.js';
-import { buildVocab, decodeUtf8DroppingInvalidBytes, vocabTokensFromText, type Vocab } from '../model/vocab.js';
+import type { LoadedModel } from '../model/model-folder.js';
+import { buildVocab, vocabTokensFromBytes, type Vocab } from '../model/vocab.js';
 import { FormatError } from './errors.js';
 import type { FileFolder } from './folder.js';
 import { transposeMatrix } from './hf-names.js';
@@ -33,15 +34,7 @@ export const HF_FILES = {
 const TF_CONFIG = 'bert_config.json';
 const IDENTITY_ACTIVATION = 'torch.nn.modules.linear.Identity';
 
-export interface FolderModel {
-  /** vocabSize is the (simplified) vocabulary's size. */
-  config: BertConfig;
-  vocab: Vocab;
-  weights: Map<string, Float32Array>;
-  description: string;
-}
-
-export interface FolderLoadOptions {
+export interface HfLoadOptions {
   allowMissing?: boolean;
   seed?: number;
   warn?: (message: string) => void;
@@ -98,7 +91,7 @@ async function readWeights(folder: FileFolder, prefix: string): Promise<TensorSo
 }
 
 async function readVocab(folder: FileFolder, name: string, config: BertConfig): Promise<{ vocab: Vocab; keepTokens: number[] }> {
-  const tokens = vocabTokensFromText(decodeUtf8DroppingInvalidBytes(await folder.read(name)));
+  const tokens = vocabTokensFromBytes(await folder.read(name));
   if (tokens.length !== config.vocabSize) {
     throw new FormatError(`${folder.describe(name)} has ${tokens.length} tokens but its config says vocab_size ${config.vocabSize}`);
   }
@@ -107,7 +100,7 @@ async function readVocab(folder: FileFolder, name: string, config: BertConfig): 
 }
 
 /** Loads a HuggingFace BERT folder (files under `prefix`, '' for the folder itself). */
-async function loadHf(folder: FileFolder, prefix: string, options: FolderLoadOptions, overrides?: WeightOverrides): Promise<FolderModel> {
+async function loadHf(folder: FileFolder, prefix: string, options: HfLoadOptions, overrides?: WeightOverrides): Promise<LoadedModel> {
   const configName = `${prefix}${HF_FILES.config}`;
   const config = parseHfConfig(await readJson(folder, configName), folder.describe(configName));
   const { vocab, keepTokens } = await readVocab(folder, `${prefix}${HF_FILES.vocab}`, config);
@@ -124,7 +117,7 @@ async function loadHf(folder: FileFolder, prefix: string, options: FolderLoadOpt
     seed: options.seed,
     warn: options.warn,
   });
-  return { config: { ...config, vocabSize: vocab.tokens.length }, vocab, weights, description: folder.location };
+  return { config: { ...config, vocabSize: vocab.tokens.length }, vocab, weights, optimizer: null, description: folder.location };
 }
 
 interface StModule {
@@ -184,7 +177,7 @@ async function stPooler(folder: FileFolder, modules: StModule[], hidden: number,
 }
 
 /** Loads a sentence-transformers folder whose Transformer module is a HuggingFace BERT. */
-async function loadSentenceTransformers(folder: FileFolder, options: FolderLoadOptions): Promise<FolderModel> {
+async function loadSentenceTransformers(folder: FileFolder, options: HfLoadOptions): Promise<LoadedModel> {
   const modules = moduleList(await readJson(folder, HF_FILES.modules), folder.describe(HF_FILES.modules));
   const transformer = modules.find((module) => module.type.endsWith('models.Transformer'));
   if (!transformer) throw new FormatError(`${folder.describe(HF_FILES.modules)}: no sentence_transformers.models.Transformer module`);
@@ -197,6 +190,6 @@ async function loadSentenceTransformers(folder: FileFolder, options: FolderLoadO
 }
 
 /** Loads a HuggingFace or sentence-transformers folder (see modelFolderKind). */
-export async function loadHfFolder(folder: FileFolder, kind: 'hf' | 'sentence-transformers', options: FolderLoadOptions = {}): Promise<FolderModel> {
+export async function loadHfFolder(folder: FileFolder, kind: 'hf' | 'sentence-transformers', options: HfLoadOptions = {}): Promise<LoadedModel> {
   return kind === 'hf' ? loadHf(folder, '', options) : loadSentenceTransformers(folder, options);
 }
