@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -96,6 +97,27 @@ test('export sentence-transformers: modules, CLS pooling, the pooler as an ident
   assert.is(weight[1 * 16 + 2], kernel[2 * 16 + 1], 'linear.weight is [out, in]');
   assert.equal([...dense.readFloat32('linear.bias')], [...reference.weights.get('bert/pooler/dense/bias')!.data]);
   assertSameVectors(encode('export-st', ['--model', out]), tfVectors, 'sentence-transformers export');
+});
+
+/** Whether Debian's torch can run the independent checker (the test says so and skips otherwise). */
+function torchAvailable(): boolean {
+  const probe = spawnSync('/usr/bin/python3', ['-c', 'import torch'], { encoding: 'utf8' });
+  if (probe.status === 0) return true;
+  console.log('skipped: the independent sentence-transformers check needs /usr/bin/python3 with torch (apt-get install python3-torch)');
+  return false;
+}
+
+test('an independent reader (plain torch, its own safetensors parser) gets the same vectors from the sentence-transformers export', () => {
+  if (!torchAvailable()) return;
+  const script = join(INTEROP('..', '..', '..'), 'scripts', 'check-sentence-transformers.py');
+  const result = spawnSync('/usr/bin/python3', [script, join(scratch, 'export-st'), textsPath], { encoding: 'utf8' });
+  assert.is(result.status, 0, result.stderr);
+  const vectors: number[][] = JSON.parse(result.stdout);
+  const hidden = reference.config.hiddenSize;
+  assert.is(vectors.length, reference.texts.length);
+  vectors.forEach((row, text) => row.forEach((value, j) => {
+    assert.ok(Math.abs(tfVectors[text * hidden + j] - value) <= 1e-4 * Math.max(1, Math.abs(value)), `text ${text} value ${j}: ${tfVectors[text * hidden + j]} vs ${value}`);
+  }));
 });
 
 test('export tf: a train-style folder without optimizer slots, and the same vectors back', () => {
