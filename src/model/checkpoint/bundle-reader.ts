@@ -87,7 +87,7 @@ export function parseCheckpointIndex(prefix: string, file: Uint8Array): Checkpoi
       } catch (error) {
         throw new Error(`the entry for '${name}' is not a valid BundleEntryProto: ${describe(error)}`);
       }
-      if (entry.shardId >= header.numShards) {
+      if (entry.shardId < 0 || entry.shardId >= header.numShards) {
         throw new Error(`'${name}' is in shard ${entry.shardId}, but the header says there are ${header.numShards} shards`);
       }
       if (entry.offset < 0 || entry.size < 0) throw new Error(`'${name}' has a negative offset or size`);
@@ -96,12 +96,16 @@ export function parseCheckpointIndex(prefix: string, file: Uint8Array): Checkpoi
         offset: entry.offset, byteSize: entry.size, crc32c: entry.crc32c, partitioned: entry.slices.length > 0,
       });
     }
+    checkNoOverlap(tensors);
     const dataFiles = Array.from({ length: header.numShards }, (_, shard) => dataShardFileName(prefix, shard, header.numShards));
     return { prefix, indexPath, header, tensors, dataFiles };
   } catch (error) {
     throw new CheckpointError(`${indexPath}: ${describe(error)}`);
   }
 }
+
+/** TensorFlow names data shards with five digits (`.data-00000-of-00001`). */
+const MAX_SHARDS = 99999;
 
 export class CheckpointReader {
   readonly prefix: string;
@@ -252,12 +256,31 @@ export class CheckpointReader {
   }
 }
 
+/**
+ * TensorFlow writes each tensor's bytes once, one after another; entries sharing bytes would let a
+ * small file make the reader return (and a loader keep) many times its size.
+ */
+function checkNoOverlap(tensors: readonly CheckpointTensorInfo[]): void {
+  const stored = tensors.filter((tensor) => tensor.byteSize > 0).sort((a, b) => a.shardId - b.shardId || a.offset - b.offset);
+  for (let i = 1; i < stored.length; i++) {
+    const previous = stored[i - 1] as CheckpointTensorInfo;
+    const tensor = stored[i] as CheckpointTensorInfo;
+    if (tensor.shardId === previous.shardId && tensor.offset < previous.offset + previous.byteSize) {
+      throw new Error(
+        `'${tensor.name}' (bytes ${tensor.offset}..${tensor.offset + tensor.byteSize}) overlaps '${previous.name}' (bytes ${previous.offset}..${previous.offset + previous.byteSize}) in shard ${tensor.shardId}`,
+      );
+    }
+  }
+}
+
 function hex(value: number): string {
   return `0x${value.toString(16).padStart(8, '0')}`;
 }
 
 function checkHeader(header: BundleHeader): void {
-  if (header.numShards < 1) throw new Error(`the bundle header declares ${header.numShards} data shards`);
+  if (header.numShards < 1 || header.numShards > MAX_SHARDS) {
+    throw new Error(`the bundle header declares ${header.numShards} data shards (expected 1 to ${MAX_SHARDS})`);
+  }
   if (header.endianness !== Endianness.Little) {
     throw new Error('the bundle is big-endian; only little-endian checkpoints are supported (as in TensorFlow on little-endian hosts)');
   }
