@@ -129,6 +129,19 @@ test('export tf: a train-style folder without optimizer slots, and the same vect
   assertSameVectors(encode('export-tf', ['--model', out]), tfVectors, 'tf export');
 });
 
+test('train starts from a HuggingFace folder (BertModel keys: the MLM head is initialised with a warning)', () => {
+  const train = join(scratch, 'train.json');
+  const testPath = join(scratch, 'test.txt');
+  writeFileSync(train, JSON.stringify({ a: ['我好', '你好吗'], b: ['北京天气', '天气怎么样'], c: ['去上海', '火车票'], d: ['他是我', '我是他'] }));
+  writeFileSync(testPath, '我好\t你好吗\t1\n北京天气\t去上海\t0\n');
+  const out = join(scratch, 'trained');
+  const result = runCli(['train', '--model', INTEROP('hf-base'), '--train', train, '--test', testPath, '--out', out, '--batch-size', '4', '--maxlen', '16', '--epochs', '1']);
+  assert.is(result.status, 0, result.stderr);
+  assert.match(result.stderr, /hf-base\/pytorch_model\.bin has no MLM head \(BertModel keys\); it is initialised randomly/);
+  assert.ok(existsSync(join(out, 'bert_model.ckpt.index')));
+  encode('trained', ['--model', out]);
+});
+
 test('usage errors exit 2; an existing --out or a folder that is no model exits 1', () => {
   const usage = (args: string[], pattern: RegExp) => {
     const result = runCli(['export', ...args]);
