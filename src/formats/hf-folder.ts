@@ -111,12 +111,18 @@ async function loadHf(folder: FileFolder, prefix: string, options: HfLoadOptions
     options.warn?.(`warning: ${tensors.source} has no MLM head (BertModel keys); it is initialised randomly, as with --allow-missing`);
   }
   const poolerPresent = source.get('bert/pooler/dense/kernel') !== undefined;
-  const weights = loadWeightArrays(source, config, {
-    keepTokens,
-    allowMissing: options.allowMissing || (noHead && poolerPresent),
-    seed: options.seed,
-    warn: options.warn,
-  });
+  let weights: Map<string, Float32Array>;
+  try {
+    weights = loadWeightArrays(source, config, {
+      keepTokens,
+      allowMissing: options.allowMissing || (noHead && poolerPresent),
+      seed: options.seed,
+      warn: options.warn,
+    });
+  } catch (error) {
+    if (poolerPresent || !(error instanceof Error)) throw error;
+    throw new FormatError(`${error.message}\n(transformers saves no pooler for a BertForMaskedLM; SimBERT's vector needs one: pass --allow-missing to initialise it randomly before training)`);
+  }
   return { config: { ...config, vocabSize: vocab.tokens.length }, vocab, weights, optimizer: null, description: folder.location };
 }
 

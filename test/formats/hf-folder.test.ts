@@ -83,6 +83,7 @@ test('a folder without the pooler fails naming it unless --allow-missing', async
     assert.unreachable('loaded');
   } catch (error) {
     assert.match((error as Error).message, /model\.safetensors does not match the BERT config \(2 problems\):\n {2}bert\/pooler\/dense\/kernel \[16, 16\] is missing/);
+    assert.match((error as Error).message, /\(transformers saves no pooler for a BertForMaskedLM; SimBERT's vector needs one: pass --allow-missing/);
   }
   const warnings: string[] = [];
   await loadHfFolder(noPooler, 'hf', { allowMissing: true, warn: (message) => warnings.push(message) });
