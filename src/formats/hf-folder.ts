@@ -131,9 +131,15 @@ interface StModule {
   path: string;
 }
 
+/** A module path inside the folder: '' or relative names, never '..' or absolute (a hostile modules.json must not reach other files). */
+const MODULE_PATH = /^(?:\.?|(?!\.\.(?:\/|$))[\w.-]+(?:\/(?!\.\.(?:\/|$))[\w.-]+)*\/?)$/;
+
 function moduleList(json: unknown, name: string): StModule[] {
   if (!Array.isArray(json) || json.some((entry) => !isObject(entry) || typeof entry.type !== 'string' || typeof entry.path !== 'string')) {
     throw new FormatError(`${name}: expected a list of {"type", "path"} modules`);
+  }
+  for (const module of json as StModule[]) {
+    if (!MODULE_PATH.test(module.path)) throw new FormatError(`${name}: module path ${JSON.stringify(module.path)} is not a folder inside the model folder`);
   }
   return json as StModule[];
 }

@@ -158,4 +158,15 @@ test('sentence-transformers: a Dense layer of the wrong size is refused, a tanh 
   }
 });
 
+test('sentence-transformers: a module path outside the folder is refused before anything is read there', async () => {
+  const modules = [{ idx: 0, name: '0', path: '', type: 'sentence_transformers.models.Transformer' }, { idx: 1, name: '1', path: '../../etc', type: 'sentence_transformers.models.Pooling' }];
+  const folder = memoryFolder(INTEROP('hf-mlm'), { 'modules.json': new TextEncoder().encode(JSON.stringify(modules)) });
+  try {
+    await loadHfFolder(folder, 'sentence-transformers');
+    assert.unreachable('loaded');
+  } catch (error) {
+    assert.match((error as Error).message, /modules\.json: module path "\.\.\/\.\.\/etc" is not a folder inside the model folder/);
+  }
+});
+
 test.run();
