@@ -66,10 +66,13 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
-/** config.json of a HuggingFace BERT: Google's keys plus model_type; settings this model cannot honour are refused. */
+/** config.json of a HuggingFace BERT: Google's keys plus model_type (bert, or absent); settings this model cannot honour are refused. */
 export function parseHfConfig(json: unknown, name: string): BertConfig {
   if (!isObject(json)) throw new FormatError(`${name}: expected a JSON object of model settings`);
-  if (json.model_type !== 'bert') throw new FormatError(`${name}: "model_type" is ${JSON.stringify(json.model_type)}; only "bert" models are supported`);
+  // Configs saved before transformers wrote model_type (older BERT uploads) hold BERT's keys alone.
+  if (json.model_type !== undefined && json.model_type !== 'bert') {
+    throw new FormatError(`${name}: "model_type" is ${JSON.stringify(json.model_type)}; only "bert" models are supported`);
+  }
   if (json.hidden_act !== undefined && json.hidden_act !== 'gelu') {
     throw new FormatError(`${name}: "hidden_act" is ${JSON.stringify(json.hidden_act)}; this model implements "gelu" (the erf GELU) only`);
   }

@@ -110,6 +110,9 @@ test('config.json settings this model cannot honour, and a vocabulary of the wro
     }
   }
   assert.is(await modelFolderKind(memoryFolder(INTEROP('hf-mlm'), { 'pytorch_model.bin': null })), null);
+  const { model_type: _, ...withoutType } = config;
+  const old = memoryFolder(INTEROP('hf-mlm'), { 'config.json': new TextEncoder().encode(JSON.stringify(withoutType)) });
+  assert.is((await loadHfFolder(old, 'hf')).config.hiddenSize, 16, 'a config from before model_type loads as BERT');
 });
 
 /** hf-mlm as a sentence-transformers folder with the given modules (JSON files by path). */
