@@ -1,6 +1,6 @@
 /**
  * Model folders from the HuggingFace ecosystem, read through a FileFolder:
- *  - a HuggingFace BERT folder: config.json (model_type bert), vocab.txt, and model.safetensors
+ *  - a HuggingFace BERT folder: config.json (model_type bert), vocab.txt (or tokenizer.json), and model.safetensors
  *    or pytorch_model.bin with BertModel or BertForMaskedLM keys;
  *  - a sentence-transformers folder: modules.json naming a Transformer module (such a folder),
  *    a Pooling module and optionally a Dense module. SimBERT's vector is a linear layer on the
@@ -26,6 +26,8 @@ export type ModelFolderKind = 'tf' | 'hf' | 'sentence-transformers';
 export const HF_FILES = {
   config: 'config.json',
   vocab: 'vocab.txt',
+  /** Read for the vocabulary only when vocab.txt is absent. */
+  tokenizer: 'tokenizer.json',
   safetensors: 'model.safetensors',
   pytorch: 'pytorch_model.bin',
   modules: 'modules.json',
@@ -93,8 +95,30 @@ async function readWeights(folder: FileFolder, prefix: string): Promise<TensorSo
   throw new FormatError(`${folder.location}: no ${safetensors} or ${pytorch}`);
 }
 
-async function readVocab(folder: FileFolder, name: string, config: BertConfig): Promise<{ vocab: Vocab; keepTokens: number[] }> {
-  const tokens = vocabTokensFromBytes(await folder.read(name));
+/** The WordPiece vocabulary of a tokenizer.json (for folders that ship no vocab.txt), in id order. */
+export function tokenizerJsonTokens(json: unknown, name: string): string[] {
+  const model = isObject(json) && isObject(json.model) ? json.model : null;
+  if (!model || model.type !== 'WordPiece' || !isObject(model.vocab)) throw new FormatError(`${name}: expected a WordPiece tokenizer with a "vocab" object`);
+  const entries = Object.entries(model.vocab);
+  const tokens = new Array<string>(entries.length);
+  for (const [token, id] of entries) {
+    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id >= entries.length || tokens[id] !== undefined) {
+      throw new FormatError(`${name}: token ${JSON.stringify(token)} has id ${JSON.stringify(id)}; ids must be 0..${entries.length - 1}, each once`);
+    }
+    tokens[id] = token;
+  }
+  return tokens;
+}
+
+async function readVocab(folder: FileFolder, prefix: string, config: BertConfig): Promise<{ vocab: Vocab; keepTokens: number[] }> {
+  let name = `${prefix}${HF_FILES.vocab}`;
+  let tokens: string[];
+  if (await folder.has(name) || !(await folder.has(`${prefix}${HF_FILES.tokenizer}`))) {
+    tokens = vocabTokensFromBytes(await folder.read(name));
+  } else {
+    name = `${prefix}${HF_FILES.tokenizer}`;
+    tokens = tokenizerJsonTokens(await readJson(folder, name), folder.describe(name));
+  }
   if (tokens.length !== config.vocabSize) {
     throw new FormatError(`${folder.describe(name)} has ${tokens.length} tokens but its config says vocab_size ${config.vocabSize}`);
   }
@@ -106,7 +130,7 @@ async function readVocab(folder: FileFolder, name: string, config: BertConfig): 
 async function loadHf(folder: FileFolder, prefix: string, options: HfLoadOptions, overrides?: WeightOverrides): Promise<LoadedModel> {
   const configName = `${prefix}${HF_FILES.config}`;
   const config = parseHfConfig(await readJson(folder, configName), folder.describe(configName));
-  const { vocab, keepTokens } = await readVocab(folder, `${prefix}${HF_FILES.vocab}`, config);
+  const { vocab, keepTokens } = await readVocab(folder, prefix, config);
   const tensors = await readWeights(folder, prefix);
   const source = hfWeightSource(tensors, config, overrides);
   const noHead = lacksMaskedLmHead(source, config);

@@ -161,6 +161,24 @@ test('sentence-transformers: a Dense layer of the wrong size is refused, a tanh 
   }
 });
 
+test('without vocab.txt the WordPiece vocabulary of tokenizer.json is used; a malformed one is refused', async () => {
+  const vocab = Object.fromEntries(reference.vocab.map((token, id) => [token, id]));
+  const tokenizer = (model: unknown) => new TextEncoder().encode(JSON.stringify({ version: '1.0', model }));
+  const folder = memoryFolder(INTEROP('hf-mlm'), { 'vocab.txt': null, 'tokenizer.json': tokenizer({ type: 'WordPiece', unk_token: '[UNK]', vocab }) });
+  assert.equal((await loadHfFolder(folder, 'hf')).vocab.tokens, simplified.tokens);
+  for (const [model, pattern] of [
+    [{ type: 'BPE', vocab }, /tokenizer\.json: expected a WordPiece tokenizer/],
+    [{ type: 'WordPiece', vocab: { ...vocab, '[PAD]': 3 } }, /tokenizer\.json: token "\[SEP\]" has id 3; ids must be 0\.\.26, each once/],
+  ] as const) {
+    try {
+      await loadHfFolder(memoryFolder(INTEROP('hf-mlm'), { 'vocab.txt': null, 'tokenizer.json': tokenizer(model) }), 'hf');
+      assert.unreachable('loaded');
+    } catch (error) {
+      assert.match((error as Error).message, pattern);
+    }
+  }
+});
+
 test('sentence-transformers: a module path outside the folder is refused before anything is read there', async () => {
   const modules = [{ idx: 0, name: '0', path: '', type: 'sentence_transformers.models.Transformer' }, { idx: 1, name: '1', path: '../../etc', type: 'sentence_transformers.models.Pooling' }];
   const folder = memoryFolder(INTEROP('hf-mlm'), { 'modules.json': new TextEncoder().encode(JSON.stringify(modules)) });
