@@ -1,9 +1,10 @@
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { hfFolderFiles, sentenceTransformersFiles } from '../formats/hf-export.js';
 import { bertParameterShapes } from '../model/config.js';
 import type { LoadedModel } from '../model/model-folder.js';
-import { writeModelDir } from '../train/model-files.js';
+import { nodeFileOps, writeDurably } from '../node/file-ops.js';
+import { encodeModelFiles } from '../train/model-file-bytes.js';
 import { requireFlag, UsageError, type CommandSpec, type ParsedArgs } from './args.js';
 import type { Command } from './command.js';
 import { loadModelFromFlags, maxlenFlag, MODEL_FLAGS } from './model-flags.js';
@@ -32,22 +33,36 @@ const spec: CommandSpec = {
   ],
 };
 
-function writeFiles(dir: string, files: Map<string, Uint8Array>): void {
-  for (const [name, bytes] of files) {
-    mkdirSync(dirname(join(dir, name)), { recursive: true });
-    writeFileSync(join(dir, name), bytes);
-  }
-}
-
-function writeExport(dir: string, format: ExportFormat, loaded: LoadedModel, maxlen: number): void {
+/** The exported folder's files, as chunks by relative path. */
+function exportFiles(format: ExportFormat, loaded: LoadedModel, maxlen: number): Map<string, readonly Uint8Array[]> {
   if (format === 'tf') {
     const shapes = bertParameterShapes(loaded.config, loaded.vocab.tokens.length);
     const weights = new Map(shapes.map(({ name, shape }) => [name, { shape, data: loaded.weights.get(name) as Float32Array }]));
-    writeModelDir(dir, { config: loaded.config, vocab: loaded.vocab, weights });
-    return;
+    return new Map(encodeModelFiles({ config: loaded.config, vocab: loaded.vocab, weights }).map((file) => [file.name, file.chunks]));
   }
   const model = { config: loaded.config, vocab: loaded.vocab, weights: loaded.weights };
-  writeFiles(dir, format === 'hf' ? hfFolderFiles(model) : sentenceTransformersFiles(model, maxlen));
+  const files = format === 'hf' ? hfFolderFiles(model) : sentenceTransformersFiles(model, maxlen);
+  return new Map([...files].map(([name, bytes]) => [name, [bytes]]));
+}
+
+/** Writes every file into a sibling temporary folder, flushed, then renames it to `out`: the folder appears whole or not at all. */
+function writeFolder(out: string, files: Map<string, readonly Uint8Array[]>): void {
+  const ops = nodeFileOps;
+  const temporary = `${out}.export-${process.pid}`;
+  ops.remove(temporary);
+  try {
+    ops.mkdir(temporary);
+    for (const [name, chunks] of files) {
+      ops.mkdir(dirname(join(temporary, name)));
+      writeDurably(ops, join(temporary, name), chunks);
+    }
+    ops.fsyncDirectory(temporary);
+    ops.rename(temporary, out);
+  } catch (error) {
+    ops.remove(temporary);
+    throw error;
+  }
+  ops.fsyncDirectory(dirname(out));
 }
 
 async function run(args: ParsedArgs): Promise<number> {
@@ -58,16 +73,7 @@ async function run(args: ParsedArgs): Promise<number> {
   if (existsSync(out)) throw new Error(`${out} already exists; export creates a new folder`);
   if (!existsSync(dirname(out))) throw new Error(`${dirname(out)} does not exist`);
   const loaded = await loadModelFromFlags(args, spec.name);
-  const temporary = `${out}.export-${process.pid}`;
-  rmSync(temporary, { recursive: true, force: true });
-  try {
-    mkdirSync(temporary);
-    writeExport(temporary, format as ExportFormat, loaded, maxlen);
-    renameSync(temporary, out);
-  } catch (error) {
-    rmSync(temporary, { recursive: true, force: true });
-    throw error;
-  }
+  writeFolder(out, exportFiles(format as ExportFormat, loaded, maxlen));
   console.error(`wrote ${out}: ${format} folder of ${loaded.description} (${loaded.config.numHiddenLayers} layers, hidden ${loaded.config.hiddenSize}, vocabulary ${loaded.vocab.tokens.length})`);
   return 0;
 }
