@@ -122,7 +122,7 @@ function readTexts(args: ParsedArgs, tokenizer: Tokenizer, model: { maxPositionE
 
 async function run(args: ParsedArgs): Promise<number> {
   const options = checkFlags(args);
-  const loaded = loadModelFromFlags(args, spec.name);
+  const loaded = await loadModelFromFlags(args, spec.name);
   const texts = readTexts(args, new Tokenizer(loaded.vocab), loaded.config, options.maxlen);
   await openGpu(args);
   const { model, tokenizer } = instantiate(loaded);
