@@ -14,6 +14,7 @@ import { readTrainerState } from '../train/model-files.js';
 import { train, type TrainerState, type TrainOptions } from '../train/trainer.js';
 import { UsageError, type CommandSpec, type ParsedArgs } from './args.js';
 import type { Command } from './command.js';
+import { epochSamples } from './show-samples.js';
 import { instantiate, loadModelFromFlags, MEMORY_FLAG, MODEL_FLAGS, openGpu } from './model-flags.js';
 import { Progress } from './progress.js';
 
@@ -59,6 +60,7 @@ const spec: CommandSpec = {
     MEMORY_FLAG,
     { name: 'seed', kind: 'integer', help: 'seed of batches, dropout and random initialisation', default: 42, placeholder: 'N' },
     { name: 'max-steps', kind: 'integer', help: 'stop after this many steps in all (a checkpoint is written there)', placeholder: 'N' },
+    { name: 'show-samples', kind: 'integer', help: 'at each epoch end, print N paraphrases of a few training texts (also in metrics.jsonl)', default: 0, placeholder: 'N' },
     { name: 'no-shuffle', kind: 'boolean', help: 'take groups in file order instead of shuffling them every epoch' },
     { name: 'out', kind: 'string', help: 'output directory for checkpoints and metrics.jsonl', placeholder: 'DIR' },
     { name: 'resume', kind: 'string', help: 'continue the run saved in DIR', placeholder: 'DIR' },
@@ -167,6 +169,8 @@ function trimMetrics(out: string, step: number): void {
 async function run(args: ParsedArgs): Promise<number> {
   const demo = args.flags.resume === undefined && args.flags.train === undefined && args.flags.checkpoint === undefined && args.flags.model === undefined;
   if (!demo && args.flags.resume === undefined && args.flags.train === undefined) throw new UsageError('--train is required with a pretrained model (omit both for the demo)', 'train');
+  const showSamples = args.flags['show-samples'] as number;
+  if (showSamples < 0) throw new UsageError(`--show-samples must be at least 0, got ${showSamples}`, 'train');
   await openGpu(args);
   const progress = new Progress();
   let prepared: Prepared;
@@ -208,6 +212,7 @@ async function run(args: ParsedArgs): Promise<number> {
       step: (record) => progress.step(record),
       epoch: (record) => progress.epoch(record),
       checkpoint: (dir) => progress.print(`checkpoint: ${dir}`),
+      afterEpoch: showSamples > 0 ? epochSamples(model, tokenizer, groups.groups, showSamples, (line) => progress.print(line)) : undefined,
     },
   });
   progress.finish();

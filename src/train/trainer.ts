@@ -68,6 +68,8 @@ export interface TrainerEvents {
   step?(record: StepRecord): void;
   epoch?(record: EpochRecord): void;
   checkpoint?(dir: string): void;
+  /** Runs after each epoch's evaluation (the CLI shows paraphrases); a record it returns goes to metrics.jsonl. */
+  afterEpoch?(epoch: number): Promise<object | undefined>;
 }
 
 export interface TrainRun {
@@ -203,6 +205,8 @@ export async function train(run: TrainRun): Promise<{ state: TrainerState; lastE
     if (epochDone) {
       state = { ...state, epoch };
       await evaluate(epoch);
+      const shown = await events?.afterEpoch?.(epoch);
+      if (shown) log(shown);
       await checkpoint();
     }
   }
