@@ -137,7 +137,7 @@ async function run(args: ParsedArgs): Promise<number> {
       const batch = texts.slice(start, start + perBatch);
       const results = await generateParaphrases(model, tokenizer, batch, { ...options, signal: controller.signal }, encoderFor(model, tokenizer));
       // Whole lines only: an interrupted run leaves every line it printed complete.
-      await writeStdout(results.map((r) => (options.format === 'jsonl' ? `${JSON.stringify(r)}\n` : formatText(r))).join(''));
+      await writeStdout(results.map((r) => (options.format === 'jsonl' ? `${JSON.stringify({ text: r.text, candidates: r.candidates, seconds: r.seconds })}\n` : formatText(r))).join(''));
       if (controller.signal.aborted) throw new GenerationInterrupted();
     }
   } catch (error) {
