@@ -17,7 +17,7 @@ import { buildVocab } from '../src/model/vocab.js';
 import { encodeTexts } from '../src/train/encode.js';
 import { initNodeEngine } from '../src/node/gpu.js';
 import { BASELINE_INSTALL } from './baseline.js';
-import { randomModel, SEED, type ModelConfigSpec } from './step.js';
+import { bertConfig, randomModel, SEED, type ModelConfigSpec } from './step.js';
 
 export const GENERATE_WORK = { n: 100, topk: 5, maxlen: 32, k: 20, sourceTokens: 22 };
 export const GENERATE_INPUTS = [1, 16];
@@ -88,12 +88,12 @@ export function runTorchGenerate(spec: ModelConfigSpec = SEED, inputCounts = GEN
 }
 
 /** The markdown lines of the generation section. */
-export function generateReport(ours: GenerateBenchResult[], torch: TorchGenerate | { skipped: string }, spec: ModelConfigSpec, bytesPerToken: number): string[] {
+export function generateReport(ours: GenerateBenchResult[], torch: TorchGenerate | { skipped: string }, spec: ModelConfigSpec): string[] {
   const fmt = (value: number, digits = 2) => (Number.isFinite(value) ? value.toFixed(digits) : '-');
   const lines = [
     `## generation (gen_synonyms: n ${GENERATE_WORK.n}, top-k ${GENERATE_WORK.topk}, maxlen ${GENERATE_WORK.maxlen}, k ${GENERATE_WORK.k}; ${spec.name} config, sources of ${GENERATE_WORK.sourceTokens} tokens)`,
     '',
-    `Wall time of decoding and reranking; tokens: generated tokens (rows x steps). Key/value cache: ${bytesPerToken} bytes per row and token.`,
+    `Wall time of decoding and reranking; tokens: generated tokens (rows x steps). Key/value cache: ${cacheBytesPerToken(bertConfig(spec))} bytes per row and token.`,
     'PyTorch (a): the bert4keras way, the whole sequence recomputed every step, inputs one after another (its seconds per input are measured on 1 input);',
     'PyTorch (b): with a key/value cache, all inputs in one batch. Ratios: our speed over theirs.',
     '',
@@ -117,10 +117,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   console.log(`adapter: ${gpu.adapterKind} (${gpu.adapterDescription}); load average (1 min) ${load.toFixed(2)} on ${cpus().length} CPUs at the start`);
   const ours = await benchGenerate();
   const torch = runTorchGenerate();
-  const { model, release } = randomModel(SEED);
-  const bytes = cacheBytesPerToken(model);
-  release();
-  console.log(generateReport(ours, torch, SEED, bytes).join('\n'));
+  console.log(generateReport(ours, torch, SEED).join('\n'));
   console.log(`load average (1 min) at the end: ${loadavg()[0].toFixed(2)}`);
   gpu.destroy();
   process.exit(0);

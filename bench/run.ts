@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { initNodeEngine } from '../src/node/gpu.js';
 import { benchAttention, type AttentionResult } from './attention.js';
 import { BASELINE_INSTALL, runTorchBaseline, type TorchRequest } from './baseline.js';
+import { benchGenerate, generateReport, runTorchGenerate } from './generate.js';
 import { benchMatmul, MATMUL_SHAPES } from './matmul.js';
 import { BASE, benchEncode, benchStep, SEED, SMALL, type EncodeResult, type StepResult } from './step.js';
 import { matmulVariant, runnableMatmulVariants, type MatmulVariant } from '../src/kernels/matmul.js';
@@ -118,6 +119,12 @@ for (const e of ENCODE) {
   encodeResults.push(r);
   const theirs = torch?.encode.find((b) => b.config === e.config.name && b.rows === e.rows && b.tokens === e.tokens)?.sentencesPerSecond;
   say(`| ${r.config} | ${r.rows} x ${r.tokens} | ${fmt(r.medianMs)} | ${fmt(r.sentencesPerSecond)} | ${theirs ? fmt(theirs) : 'skipped'} | ${ratio(r.sentencesPerSecond, theirs)} |`);
+}
+
+if (!quick) {
+  say();
+  const generated = await benchGenerate();
+  for (const line of generateReport(generated, runTorchGenerate(), SEED)) say(line);
 }
 
 if (!quick) {

@@ -131,7 +131,7 @@ async function run(args: ParsedArgs): Promise<number> {
   const controller = new AbortController();
   const interrupt = () => controller.abort();
   process.once('SIGINT', interrupt);
-  console.error(`key/value cache: ${cacheBytesPerToken(model)} bytes per row and token; ${Math.min(perBatch, texts.length) * rowsPerText} rows at once`);
+  console.error(`key/value cache: ${cacheBytesPerToken(model.config)} bytes per row and token; ${Math.min(perBatch, texts.length) * rowsPerText} rows at once`);
   try {
     for (let start = 0; start < texts.length; start += perBatch) {
       const batch = texts.slice(start, start + perBatch);
