@@ -26,6 +26,8 @@ export type BindingValue = PooledBuffer | ScratchTexture | UniformValues;
 export interface GpuCounters {
   dispatches: number;
   submissions: number;
+  /** Distinct pipelines compiled: each costs a shader compile (lavapipe: LLVM) unless the driver's cache has it. */
+  pipelines: number;
 }
 
 const UNIFORM_ALIGNMENT = 256;
@@ -56,8 +58,9 @@ export class Gpu {
   readonly pool: BufferPool;
   /** Scratch storage textures, counted against the pool's cap. */
   readonly textures: ScratchTextures;
-  readonly counters: GpuCounters = { dispatches: 0, submissions: 0 };
+  readonly counters: GpuCounters = { dispatches: 0, submissions: 0, pipelines: 0 };
   private readonly pipelines = new Map<string, Kernel>();
+  private readonly pipelinesInUse = new Set<Kernel>();
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private readonly uniformChunks: GPUBuffer[] = [];
@@ -65,6 +68,9 @@ export class Gpu {
   private uniformCursor = 0;
   private readonly stagingBuffers: GPUBuffer[] = [];
   private deviceError: string | null = null;
+  private destroying = false;
+  /** Rejects when the device is lost (not by our own destroy), so that no wait outlives it. */
+  private readonly lostSignal: Promise<never>;
 
   private constructor(
     readonly device: GPUDevice,
@@ -81,9 +87,12 @@ export class Gpu {
       const message = (event as GPUUncapturedErrorEvent).error.message;
       this.deviceError ??= message;
     });
-    void device.lost.then((info) => {
-      if (info.reason !== 'destroyed') this.deviceError ??= `GPU device lost: ${info.message}`;
+    this.lostSignal = device.lost.then((info) => {
+      const message = `GPU device lost (${info.reason === 'destroyed' ? 'destroyed' : 'driver reset or crash'}${info.message ? `: ${info.message}` : ''})`;
+      if (!this.destroying) this.deviceError = message;
+      throw new Error(`WebGPU error: ${message}`);
     });
+    this.lostSignal.catch(() => undefined);
   }
 
   /** Opens a device on an adapter of `gpu`, the entry point's WebGPU object (Dawn's in Node, navigator.gpu in a page). */
@@ -129,6 +138,7 @@ export class Gpu {
     });
     const kernel: Kernel = { name: source.name, pipeline, layout, bindings: reflected.bindings, workgroupSize: reflected.workgroupSize };
     this.pipelines.set(key, kernel);
+    this.counters.pipelines++;
     return kernel;
   }
 
@@ -151,6 +161,16 @@ export class Gpu {
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(x, y, z);
     this.counters.dispatches++;
+    this.pipelinesInUse.add(kernel);
+  }
+
+  /** Distinct pipelines dispatched since the last resetPipelineUse (what a piece of work needs compiled). */
+  pipelinesUsed(): number {
+    return this.pipelinesInUse.size;
+  }
+
+  resetPipelineUse(): void {
+    this.pipelinesInUse.clear();
   }
 
   /** Lends a storage buffer from the pool (contents undefined). */
@@ -238,7 +258,7 @@ export class Gpu {
   /** Submits and waits until the GPU has finished all submitted work. */
   async sync(): Promise<void> {
     this.submit();
-    await quietWait(this.device.queue.onSubmittedWorkDone());
+    await quietWait(Promise.race([this.device.queue.onSubmittedWorkDone(), this.lostSignal]));
     this.throwDeviceError();
   }
 
@@ -252,7 +272,7 @@ export class Gpu {
     this.commandEncoder().copyBufferToBuffer(source.buffer, byteOffset, staging, 0, size);
     this.submit();
     try {
-      await quietWait(staging.mapAsync(GPUMapMode.READ, 0, size));
+      await quietWait(Promise.race([staging.mapAsync(GPUMapMode.READ, 0, size), this.lostSignal]));
       const copy = staging.getMappedRange(0, size).slice(0, byteLength);
       staging.unmap();
       return copy;
@@ -263,6 +283,7 @@ export class Gpu {
   }
 
   destroy(): void {
+    this.destroying = true;
     this.textures.destroy();
     this.pool.trim();
     for (const staging of this.stagingBuffers) staging.destroy();

@@ -218,7 +218,7 @@ test('writer round trip: awkward shapes, scalars, empty tensors, special values,
 
 test('DT_STRING and other dtypes are listed, verified and skipped, never loaded as float32', () => {
   // TensorFlow's string layout: varint lengths, a 4-byte checksum of the lengths, then the bytes.
-  const stringBytes = Uint8Array.from([2, 0, 3, 0x11, 0x22, 0x33, 0x44, ...encoder.encode('abxyz')]);
+  const stringBytes = Uint8Array.from([2, 0, 3, 0x1b, 0x42, 0x8b, 0xca, ...encoder.encode('abxyz')]);
   const int64Bytes = new Uint8Array(8);
   new DataView(int64Bytes.buffer).setBigInt64(0, 42n, true);
   withTempDir((dir) => {

@@ -6,12 +6,13 @@
  */
 import { maskedCrc32c } from './crc32c.js';
 import {
-  decodeBundleEntry, decodeBundleHeader, dtypeElementSize, dtypeName, DT_FLOAT, Endianness, type BundleEntry, type BundleHeader,
+  decodeBundleEntry, decodeBundleHeader, dtypeElementSize, dtypeName, DT_FLOAT, DT_STRING, Endianness, type BundleEntry, type BundleHeader,
   TENSOR_BUNDLE_VERSION, tfDtypeName,
 } from './bundle-proto.js';
 import { CheckpointError } from './errors.js';
 import { readTable } from './leveldb-table.js';
 import { dataShardFileName, indexFileName } from './paths.js';
+import { decodeStringTensor } from './string-tensor.js';
 
 /** One data shard's bytes, read by offset. */
 export interface ShardReader {
@@ -86,7 +87,7 @@ export function parseCheckpointIndex(prefix: string, file: Uint8Array): Checkpoi
       } catch (error) {
         throw new Error(`the entry for '${name}' is not a valid BundleEntryProto: ${describe(error)}`);
       }
-      if (entry.shardId >= header.numShards) {
+      if (entry.shardId < 0 || entry.shardId >= header.numShards) {
         throw new Error(`'${name}' is in shard ${entry.shardId}, but the header says there are ${header.numShards} shards`);
       }
       if (entry.offset < 0 || entry.size < 0) throw new Error(`'${name}' has a negative offset or size`);
@@ -95,12 +96,16 @@ export function parseCheckpointIndex(prefix: string, file: Uint8Array): Checkpoi
         offset: entry.offset, byteSize: entry.size, crc32c: entry.crc32c, partitioned: entry.slices.length > 0,
       });
     }
+    checkNoOverlap(tensors);
     const dataFiles = Array.from({ length: header.numShards }, (_, shard) => dataShardFileName(prefix, shard, header.numShards));
     return { prefix, indexPath, header, tensors, dataFiles };
   } catch (error) {
     throw new CheckpointError(`${indexPath}: ${describe(error)}`);
   }
 }
+
+/** TensorFlow names data shards with five digits (`.data-00000-of-00001`). */
+const MAX_SHARDS = 99999;
 
 export class CheckpointReader {
   readonly prefix: string;
@@ -228,12 +233,41 @@ export class CheckpointReader {
     }
   }
 
+  /** TensorFlow checksums a string tensor over its lengths and bytes, not over the stored bytes (see string-tensor.ts). */
+  private stringTensorCrc(tensor: CheckpointTensorInfo, bytes: Uint8Array, file: string): number {
+    if (tensor.shape.some((size) => size < 0)) {
+      throw new CheckpointError(`${file}: '${tensor.name}' is a string tensor of unknown shape [${tensor.shape.join(', ')}], so its elements cannot be counted`);
+    }
+    try {
+      return decodeStringTensor(bytes, elementCount(tensor.shape)).maskedCrc32c;
+    } catch (error) {
+      throw new CheckpointError(`${file}: '${tensor.name}' (string tensor at bytes ${tensor.offset}..${tensor.offset + tensor.byteSize}) is malformed: ${describe(error)}`);
+    }
+  }
+
   private checkCrc(tensor: CheckpointTensorInfo, bytes: Uint8Array): void {
-    const actual = maskedCrc32c(bytes);
+    const file = this.dataFiles[tensor.shardId];
+    const actual = tensor.tfDtype === DT_STRING ? this.stringTensorCrc(tensor, bytes, file) : maskedCrc32c(bytes);
     if (actual !== tensor.crc32c) {
-      const file = this.dataFiles[tensor.shardId];
       throw new CheckpointError(
         `${file}: '${tensor.name}' fails its checksum (bytes ${tensor.offset}..${tensor.offset + tensor.byteSize}: stored CRC32C ${hex(tensor.crc32c)}, computed ${hex(actual)}); the data is corrupt`,
+      );
+    }
+  }
+}
+
+/**
+ * TensorFlow writes each tensor's bytes once, one after another; entries sharing bytes would let a
+ * small file make the reader return (and a loader keep) many times its size.
+ */
+function checkNoOverlap(tensors: readonly CheckpointTensorInfo[]): void {
+  const stored = tensors.filter((tensor) => tensor.byteSize > 0).sort((a, b) => a.shardId - b.shardId || a.offset - b.offset);
+  for (let i = 1; i < stored.length; i++) {
+    const previous = stored[i - 1] as CheckpointTensorInfo;
+    const tensor = stored[i] as CheckpointTensorInfo;
+    if (tensor.shardId === previous.shardId && tensor.offset < previous.offset + previous.byteSize) {
+      throw new Error(
+        `'${tensor.name}' (bytes ${tensor.offset}..${tensor.offset + tensor.byteSize}) overlaps '${previous.name}' (bytes ${previous.offset}..${previous.offset + previous.byteSize}) in shard ${tensor.shardId}`,
       );
     }
   }
@@ -244,7 +278,9 @@ function hex(value: number): string {
 }
 
 function checkHeader(header: BundleHeader): void {
-  if (header.numShards < 1) throw new Error(`the bundle header declares ${header.numShards} data shards`);
+  if (header.numShards < 1 || header.numShards > MAX_SHARDS) {
+    throw new Error(`the bundle header declares ${header.numShards} data shards (expected 1 to ${MAX_SHARDS})`);
+  }
   if (header.endianness !== Endianness.Little) {
     throw new Error('the bundle is big-endian; only little-endian checkpoints are supported (as in TensorFlow on little-endian hosts)');
   }
