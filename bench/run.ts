@@ -11,6 +11,7 @@ import { benchAttention, type AttentionResult } from './attention.js';
 import { BASELINE_INSTALL, runTorchBaseline, type TorchRequest } from './baseline.js';
 import { measureColdStart, type ColdStartResult } from './cold-start.js';
 import { benchFmaCeiling } from './fma.js';
+import { benchGenerate, generateReport, runTorchGenerate } from './generate.js';
 import { benchMatmul, MATMUL_SHAPES } from './matmul.js';
 import { BASE, benchEncode, benchStep, SEED, SMALL, type EncodeResult, type StepResult } from './step.js';
 import { benchEncodePath, benchTrain, encodeFlops, TRAIN_128, TRAIN_32, type EncodePathResult, type TrainResult } from './train.js';
@@ -177,6 +178,12 @@ if (!quick) {
   say(`| warm (the cache the first run filled) | ${fmt(coldStart.warmMs / 1000)} |`);
   say();
   say(`Distinct pipelines the demo compiles: ${coldStart.pipelines}; a seed training step dispatches: ${stepResults.find((r) => r.config === SEED.name)?.pipelines ?? '-'}.`);
+}
+
+if (!quick) {
+  say();
+  const generated = await benchGenerate();
+  for (const line of generateReport(generated, runTorchGenerate(), SEED)) say(line);
 }
 
 if (!quick) {

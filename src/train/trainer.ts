@@ -42,6 +42,8 @@ export interface TrainerEvents {
   step?(record: StepRecord): void;
   epoch?(record: EpochRecord): void;
   checkpoint?(location: string): void;
+  /** Runs after each epoch's evaluation (the CLI shows paraphrases); a record it returns goes to metrics.jsonl. */
+  afterEpoch?(epoch: number): Promise<object | undefined>;
 }
 
 export interface TrainRun {
@@ -218,6 +220,8 @@ export async function train(run: TrainRun): Promise<TrainResult> {
     if (epochDone) {
       state = { ...state, epoch };
       await evaluate(epoch);
+      const shown = await events?.afterEpoch?.(epoch);
+      if (shown) log(shown);
       await checkpoint();
     }
   }
