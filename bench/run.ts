@@ -6,8 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { initEngine } from '../src/autograd/engine.js';
-import { adapterPreferenceFromEnv } from '../src/gpu/adapter.js';
+import { initNodeEngine } from '../src/node/gpu.js';
 import { benchAttention, type AttentionResult } from './attention.js';
 import { BASELINE_INSTALL, runTorchBaseline, type TorchRequest } from './baseline.js';
 import { measureColdStart, type ColdStartResult } from './cold-start.js';
@@ -21,7 +20,7 @@ import { attentionVariant } from '../src/kernels/attention.js';
 const quick = process.env.SIMBERT_BENCH_QUICK === '1';
 const fmt = (value: number, digits = 1) => (Number.isFinite(value) ? value.toFixed(digits) : '-');
 const started = performance.now();
-const gpu = await initEngine({ adapter: adapterPreferenceFromEnv() });
+const gpu = await initNodeEngine();
 const lines: string[] = [];
 const say = (line = '') => {
   console.log(line);

@@ -44,7 +44,7 @@ async function run(args: ParsedArgs): Promise<number> {
   const maxlen = maxlenFlag(args, spec.name);
   if (out !== undefined) checkOutputDirectory(out);
 
-  const loaded = loadModelFromFlags(args, spec.name);
+  const loaded = await loadModelFromFlags(args, spec.name);
   const texts = loadTextLines(textsPath, wordPieceCounter(new Tokenizer(loaded.vocab)));
   await openGpu(args);
   const { model, tokenizer } = instantiate(loaded);

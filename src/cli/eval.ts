@@ -57,7 +57,7 @@ async function run(args: ParsedArgs): Promise<number> {
   const scoresPath = args.flags.scores as string | undefined;
   if (scoresPath !== undefined) checkOutputDirectory(scoresPath);
 
-  const loaded = loadModelFromFlags(args, spec.name);
+  const loaded = await loadModelFromFlags(args, spec.name);
   const { pairs, graded } = loadTestPairs(testPath, wordPieceCounter(new Tokenizer(loaded.vocab)), labels as LabelKind);
   await openGpu(args);
   const { model, tokenizer } = instantiate(loaded);

@@ -1,7 +1,9 @@
 import { CheckpointError } from '../model/checkpoint/errors.js';
-import { CheckpointReader, type CheckpointTensorInfo } from '../model/checkpoint/bundle-reader.js';
+import type { CheckpointReader, CheckpointTensorInfo } from '../model/checkpoint/bundle-reader.js';
 import { tfDtypeName } from '../model/checkpoint/bundle-proto.js';
-import { loadBertConfig, validateCheckpointAgainstConfig, type CheckpointValidation } from '../model/config.js';
+import { validateCheckpointAgainstConfig, type CheckpointValidation } from '../model/config.js';
+import { openCheckpoint } from '../node/checkpoint-files.js';
+import { loadBertConfig } from '../node/config-file.js';
 import type { Command } from './command.js';
 
 function formatShape(shape: readonly number[]): string {
@@ -63,7 +65,7 @@ export const inspectCheckpointCommand: Command = {
     ],
   },
   async run(args) {
-    const reader = CheckpointReader.open(args.positionals[0]);
+    const reader = openCheckpoint(args.positionals[0]);
     try {
       const shardsPresent = reader.dataFiles.length - reader.missingDataFiles.length;
       if (shardsPresent > 0 && !reader.hasData) {

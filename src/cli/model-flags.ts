@@ -1,11 +1,11 @@
-import { initEngine } from '../autograd/engine.js';
-import { adapterPreferenceFromEnv } from '../gpu/adapter.js';
 import type { Gpu } from '../gpu/device.js';
 import { formatBytes } from '../gpu/format.js';
 import { SimBert } from '../model/bert.js';
 import { uploadWeights } from '../model/parameters.js';
 import { Tokenizer } from '../model/tokenizer.js';
-import { loadModel, ModelLocationError, type LoadedModel } from '../train/model-files.js';
+import type { LoadedModel } from '../model/model-folder.js';
+import { initNodeEngine } from '../node/gpu.js';
+import { loadModel, ModelLocationError } from '../node/load-model.js';
 import { UsageError, type FlagSpec, type ParsedArgs } from './args.js';
 
 /** The flags every command that loads a model shares. */
@@ -25,16 +25,16 @@ export const MEMORY_FLAG: FlagSpec = {
 /** Opens the GPU (printing the adapter to stderr) with the --memory-limit cap. */
 export async function openGpu(args: ParsedArgs): Promise<Gpu> {
   const limit = args.flags['memory-limit'] as number;
-  const gpu = await initEngine({ adapter: adapterPreferenceFromEnv(), memoryLimit: limit });
+  const gpu = await initNodeEngine({ memoryLimit: limit });
   console.error(`adapter: ${gpu.adapterKind} (${gpu.adapterDescription}); memory limit ${formatBytes(limit)}`);
   return gpu;
 }
 
 /** Loads the model the flags name; a wrong combination of flags is a usage error (exit 2). */
-export function loadModelFromFlags(args: ParsedArgs, command: string): LoadedModel {
+export async function loadModelFromFlags(args: ParsedArgs, command: string): Promise<LoadedModel> {
   const flag = (name: string) => args.flags[name] as string | undefined;
   try {
-    return loadModel({
+    return await loadModel({
       model: flag('model'),
       config: flag('config'),
       checkpoint: flag('checkpoint'),

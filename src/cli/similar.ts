@@ -61,7 +61,7 @@ async function run(args: ParsedArgs): Promise<number> {
   const batchSize = batchSizeFlag(args, spec.name);
   const maxlen = maxlenFlag(args, spec.name);
 
-  const loaded = loadModelFromFlags(args, spec.name);
+  const loaded = await loadModelFromFlags(args, spec.name);
   const countTokens = wordPieceCounter(new Tokenizer(loaded.vocab));
   const corpus = loadTextLines(corpusPath, countTokens);
   let queries: string[];

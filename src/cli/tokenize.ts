@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { loadVocab } from '../model/vocab.js';
+import { loadVocab } from '../node/vocab-file.js';
 import { Tokenizer } from '../model/tokenizer.js';
 import { requireFlag, UsageError, type CommandSpec, type ParsedArgs } from './args.js';
 import type { Command } from './command.js';

@@ -5,10 +5,12 @@ import { formatBytes } from '../gpu/format.js';
 import { parseBertConfig, type BertConfig } from '../model/config.js';
 import { randomWeightArrays } from '../model/parameters.js';
 import { Tokenizer } from '../model/tokenizer.js';
-import { loadVocab } from '../model/vocab.js';
 import { loadTestPairs, loadTrainGroups, wordPieceCounter, type TestPairs } from '../train/data.js';
 import { generateDemoData, writeDemoData } from '../train/demo-data.js';
-import { loadModel, MODEL_FILES, readTrainerState, type LoadedModel } from '../train/model-files.js';
+import { MODEL_FILES, type LoadedModel } from '../model/model-folder.js';
+import { loadModel } from '../node/load-model.js';
+import { loadVocab } from '../node/vocab-file.js';
+import { readTrainerState } from '../train/model-files.js';
 import { train, type TrainerState, type TrainOptions } from '../train/trainer.js';
 import { UsageError, type CommandSpec, type ParsedArgs } from './args.js';
 import type { Command } from './command.js';
@@ -107,7 +109,7 @@ interface Prepared {
   resume?: TrainerState;
 }
 
-function prepareResume(args: ParsedArgs): Prepared {
+async function prepareResume(args: ParsedArgs): Promise<Prepared> {
   const dir = args.flags.resume as string;
   for (const name of ['config', 'checkpoint', 'vocab', 'model', 'train', 'test', 'out']) {
     if (args.flags[name] !== undefined) throw new UsageError(`--resume continues a run with its own --${name}; drop --${name}`, 'train');
@@ -119,7 +121,7 @@ function prepareResume(args: ParsedArgs): Prepared {
     epochs: positiveInteger(args, 'epochs') ?? state.options.epochs,
     maxSteps: positiveInteger(args, 'max-steps') ?? state.options.maxSteps,
   };
-  const loaded = loadModel({ model: dir });
+  const loaded = await loadModel({ model: dir });
   return { loaded, trainFile: state.data.train as string, testFile: (state.data.test as string | null) ?? null, options, out: dir, data: state.data, resume: state };
 }
 
@@ -169,13 +171,13 @@ async function run(args: ParsedArgs): Promise<number> {
   const progress = new Progress();
   let prepared: Prepared;
   let replacing = false;
-  if (args.flags.resume !== undefined) prepared = prepareResume(args);
+  if (args.flags.resume !== undefined) prepared = await prepareResume(args);
   else {
     const out = (args.flags.out as string | undefined) ?? (demo ? DEMO.out : 'runs/simbert');
     replacing = checkOutput(out, args, demo && args.flags.out === undefined);
     if (demo) prepared = prepareDemo(args, out);
     else {
-      const loaded = loadModelFromFlags(args, spec.name);
+      const loaded = await loadModelFromFlags(args, spec.name);
       prepared = {
         loaded, trainFile: args.flags.train as string, testFile: (args.flags.test as string | undefined) ?? null,
         options: trainOptions(args, false), out, data: { train: resolve(args.flags.train as string), test: args.flags.test === undefined ? null : resolve(args.flags.test as string) },

@@ -1,5 +1,3 @@
-import { create, globals } from 'webgpu';
-
 export type AdapterPreference = 'auto' | 'hardware' | 'software';
 
 export interface AdapterChoice {
@@ -10,36 +8,23 @@ export interface AdapterChoice {
   readableStorageTextures: boolean;
 }
 
-let gpuEntry: GPU | null = null;
-
-function navigatorGpu(): GPU {
-  if (gpuEntry === null) {
-    Object.assign(globalThis, globals);
-    gpuEntry = create([]);
-  }
-  return gpuEntry;
-}
-
-/** SIMBERT_ADAPTER=software|hardware forces a choice; anything else means hardware first. */
-export function adapterPreferenceFromEnv(env: NodeJS.ProcessEnv = process.env): AdapterPreference {
-  const value = env.SIMBERT_ADAPTER;
-  if (value === undefined || value === '' || value === 'auto') return 'auto';
-  if (value === 'software' || value === 'hardware') return value;
-  throw new Error(`SIMBERT_ADAPTER must be 'software', 'hardware' or 'auto', got '${value}'`);
-}
-
 function describe(adapter: GPUAdapter): string {
   const info = adapter.info;
   const parts = [info.vendor, info.architecture, info.device, info.description].filter((part) => part);
   return parts.join(' / ');
 }
 
-/** Prefers a hardware adapter, falls back to the software one (lavapipe), or honours a forced choice. */
-export async function chooseAdapter(preference: AdapterPreference): Promise<AdapterChoice> {
-  const gpu = navigatorGpu();
+/**
+ * Prefers a hardware adapter, falls back to the software one (lavapipe, SwiftShader), or honours a
+ * forced choice. `gpu` is the entry point's WebGPU object: Dawn's in Node, navigator.gpu in a page.
+ */
+export async function chooseAdapter(gpu: GPU, preference: AdapterPreference): Promise<AdapterChoice> {
   // Asked first even when software is forced: Dawn answers a first forceFallbackAdapter request
   // with null until adapters have been enumerated by an ordinary request.
-  const preferred = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+  // A browser that offers only a compatibility-mode adapter (WebGPU on OpenGL ES) answers null
+  // to a plain request and needs featureLevel 'compatibility'.
+  const preferred = (await gpu.requestAdapter({ powerPreference: 'high-performance' })) ??
+    (await gpu.requestAdapter({ featureLevel: 'compatibility' }));
   const readableStorageTextures = gpu.wgslLanguageFeatures?.has('readonly_and_readwrite_storage_textures') ?? false;
   if (preferred && !preferred.info.isFallbackAdapter && preference !== 'software') {
     return { adapter: preferred, kind: 'hardware', description: describe(preferred), readableStorageTextures };

@@ -89,8 +89,9 @@ export class Gpu {
     });
   }
 
-  static async create(options: GpuOptions = {}): Promise<Gpu> {
-    const choice = await chooseAdapter(options.adapter ?? 'auto');
+  /** Opens a device on an adapter of `gpu`, the entry point's WebGPU object (Dawn's in Node, navigator.gpu in a page). */
+  static async create(gpu: GPU, options: GpuOptions = {}): Promise<Gpu> {
+    const choice = await chooseAdapter(gpu, options.adapter ?? 'auto');
     const adapter = choice.adapter;
     const hasSubgroups = adapter.features.has('subgroups');
     const limits = adapter.limits;

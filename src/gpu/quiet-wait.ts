@@ -23,6 +23,7 @@ function politeSetImmediate(waitStarted: number) {
 }
 
 export async function quietWait<T>(promise: Promise<T>): Promise<T> {
+  if (typeof originalSetImmediate !== 'function') return promise; // a browser: nothing spins
   if (depth++ === 0) globalThis.setImmediate = politeSetImmediate(performance.now());
   try {
     return await promise;

@@ -31,7 +31,7 @@ export type { Activation, MatmulEpilogue, MatmulShape } from './matmul-epilogue.
  *   4 'tiled'     (default on hardware adapters) the classic workgroup-memory tiled kernel: 64 x 64
  *                 output tile, 16-deep k slices staged in workgroup memory, 4 x 4 per invocation.
  *                 On lavapipe workgroup memory costs as much as a global load (~9 GFLOP/s).
- * SIMBERT_MATMUL=register|subgroup|texture|tiled (or setMatmulVariant) overrides the per-adapter choice.
+ * setMatmulVariant (in Node also SIMBERT_MATMUL=register|subgroup|texture|tiled) overrides the per-adapter choice.
  */
 
 export type MatmulVariant = 'register' | 'subgroup' | 'texture' | 'tiled';
@@ -44,16 +44,9 @@ export function setMatmulVariant(variant: MatmulVariant | null): void {
   forcedVariant = variant;
 }
 
-function variantFromEnv(): MatmulVariant | null {
-  const value = process.env.SIMBERT_MATMUL;
-  if (value === undefined || value === '' || value === 'auto') return null;
-  if ((MATMUL_VARIANTS as readonly string[]).includes(value)) return value as MatmulVariant;
-  throw new Error(`SIMBERT_MATMUL must be one of ${MATMUL_VARIANTS.join(', ')} or auto, got '${value}'`);
-}
-
 /** The kernel version a matmul on this GPU uses now. */
 export function matmulVariant(gpu: Gpu): MatmulVariant {
-  const chosen = forcedVariant ?? variantFromEnv();
+  const chosen = forcedVariant;
   if ((chosen === 'subgroup' || chosen === 'texture') && fixedSubgroupSize(gpu) === 0) {
     throw new Error(`matmul variant "${chosen}" needs the subgroups feature with one fixed subgroup size`);
   }

@@ -1,5 +1,9 @@
-import { readFileSync, writeFileSync } from 'node:fs';
 import { codePointLength, isBertPunctuation, isCjkCharacter, isPythonWhitespace, pythonSplit } from './unicode.js';
+
+/** A vocabulary file that cannot be used; the message starts with the file's name. */
+export class VocabError extends Error {
+  override readonly name = 'VocabError';
+}
 
 /** A WordPiece vocabulary: `tokens[id]` is the token of an id, `ids` the id of a token. */
 export interface Vocab {
@@ -33,7 +37,7 @@ const UTF8_REPLACEMENT_CHARACTER = [0xef, 0xbf, 0xbd];
  * (bytes EF BF BD) must survive, so the bytes are cut around them first. EF is a lead byte and
  * never continues an earlier sequence, so the cuts never change how the rest decodes.
  */
-function decodeUtf8DroppingInvalidBytes(bytes: Uint8Array): string {
+export function decodeUtf8DroppingInvalidBytes(bytes: Uint8Array): string {
   try {
     return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
   } catch {
@@ -68,14 +72,8 @@ export function vocabTokensFromText(text: string): string[] {
   return lines.map((line) => pythonSplit(line)[0] ?? '');
 }
 
-/** The raw token of each line of a vocab file (see vocabTokensFromText); errors name the file. */
-export function readVocabFile(path: string): string[] {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (error) {
-    throw new Error(`cannot read vocabulary file '${path}': ${(error as Error).message}`);
-  }
+/** The raw token of each line of a vocab file's bytes (see vocabTokensFromText). */
+export function vocabTokensFromBytes(bytes: Uint8Array): string[] {
   return vocabTokensFromText(decodeUtf8DroppingInvalidBytes(bytes));
 }
 
@@ -125,8 +123,8 @@ export function buildVocab(lineTokens: readonly string[], options: LoadVocabOpti
   const keepTokens: number[] = [];
   for (const token of startswith) {
     const originalId = originalIds.get(token);
-    if (originalId === undefined) throw new Error(`${source} has no token '${token}', which the simplified vocabulary must start with`);
-    if (ids.has(token)) throw new Error(`'${token}' is listed twice in the tokens a simplified vocabulary starts with`);
+    if (originalId === undefined) throw new VocabError(`${source}: no token '${token}', which the simplified vocabulary must start with`);
+    if (ids.has(token)) throw new VocabError(`'${token}' is listed twice in the tokens a simplified vocabulary starts with`);
     ids.set(token, ids.size);
     keepTokens.push(originalId);
   }
@@ -140,18 +138,21 @@ export function buildVocab(lineTokens: readonly string[], options: LoadVocabOpti
 }
 
 /**
- * Reads a vocab file as bert4keras `load_vocab(path, simplified, startswith)`. With
- * `simplified`, `startswith` defaults to [PAD], [UNK], [CLS], [SEP] (bert4keras: none).
+ * A vocab file's bytes read as bert4keras `load_vocab(path, simplified, startswith)`; `name`
+ * starts every error message. A file with no lines is an error.
  */
-export function loadVocab(path: string, options: LoadVocabOptions = {}): LoadedVocab {
-  return buildVocab(readVocabFile(path), options, `vocabulary file '${path}'`);
+export function parseVocab(bytes: Uint8Array, name: string, options: LoadVocabOptions = {}): LoadedVocab {
+  const tokens = vocabTokensFromBytes(bytes);
+  if (tokens.length === 0) throw new VocabError(`${name}: the vocabulary file is empty; expected one token per line`);
+  return buildVocab(tokens, options, name);
 }
 
 /**
- * Writes one token per line in id order (bert4keras `save_vocab`), so that readVocabFile gives
- * back the same tokens and ids; refuses a vocab for which that would not hold.
+ * The text of a vocab file holding one token per line in id order (bert4keras `save_vocab`), so
+ * that reading it gives back the same tokens and ids; refuses a vocab for which that would not
+ * hold. `path` names the file in errors.
  */
-export function writeVocabFile(path: string, vocab: Vocab): void {
+export function vocabFileText(path: string, vocab: Vocab): string {
   vocab.tokens.forEach((token, id) => {
     for (const char of token) {
       if (isPythonWhitespace(char)) {
@@ -165,10 +166,5 @@ export function writeVocabFile(path: string, vocab: Vocab): void {
   if (vocab.ids.size !== vocab.tokens.length) {
     throw new Error(`cannot write vocabulary file '${path}': the vocabulary maps ${vocab.ids.size} tokens but lists ${vocab.tokens.length}`);
   }
-  const text = vocab.tokens.map((token) => `${token}\n`).join('');
-  try {
-    writeFileSync(path, text, 'utf8');
-  } catch (error) {
-    throw new Error(`cannot write vocabulary file '${path}': ${(error as Error).message}`);
-  }
+  return vocab.tokens.map((token) => `${token}\n`).join('');
 }

@@ -10,7 +10,8 @@ import { PairBatcher, type PairBatcherState } from './batches.js';
 import type { TestPairs } from './data.js';
 import { evaluatePairs, padRows } from './encode.js';
 import { metricsRecord, type MetricsRecord, type SimilarityEvaluation } from './metrics.js';
-import { writeModelDir, type LoadedModel } from './model-files.js';
+import type { LoadedModel } from '../model/model-folder.js';
+import { writeModelDir } from './model-files.js';
 
 export interface TrainOptions {
   maxlen: number;

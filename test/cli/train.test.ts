@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { loadVocab } from '../../src/model/vocab.js';
+import { loadVocab } from '../../src/node/vocab-file.js';
 import { generateDemoData } from '../../src/train/demo-data.js';
 import { sharedFixture } from '../support/fixtures.js';
 import { errorLines, runCli, writeTinyModel } from '../support/tiny-model.js';

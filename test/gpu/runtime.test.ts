@@ -8,7 +8,7 @@ import { mean } from '../../src/autograd/ops/reduce.js';
 import { embedding } from '../../src/autograd/ops/embedding.js';
 import { backward } from '../../src/autograd/tape.js';
 import { scope, Tensor } from '../../src/autograd/tensor.js';
-import { adapterPreferenceFromEnv } from '../../src/gpu/adapter.js';
+import { adapterPreferenceFromEnv } from '../../src/node/gpu.js';
 import type { Gpu } from '../../src/gpu/device.js';
 import { MemoryLimitError, sizeClass } from '../../src/gpu/pool.js';
 import { TEXTURE_WIDTH } from '../../src/gpu/textures.js';
@@ -174,7 +174,9 @@ test('pipelines are compiled once per WGSL and constants', () => {
 test('a forced software adapter is found by a fresh process', () => {
   // In a fresh process: Dawn refuses a first forceFallbackAdapter request before any other.
   const adapterModule = fileURLToPath(new URL('../../src/gpu/adapter.js', import.meta.url));
-  const script = `const { chooseAdapter } = await import(${JSON.stringify(adapterModule)}); console.log((await chooseAdapter('software')).kind); process.exit(0);`;
+  const nodeGpuModule = fileURLToPath(new URL('../../src/node/gpu.js', import.meta.url));
+  const script = `const { chooseAdapter } = await import(${JSON.stringify(adapterModule)}); const { nodeGpu } = await import(${JSON.stringify(nodeGpuModule)}); ` +
+    `console.log((await chooseAdapter(nodeGpu(), 'software')).kind); process.exit(0);`;
   const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
   assert.is(result.stdout.trim(), 'software', result.stderr);
 });

@@ -6,7 +6,9 @@ import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { encodeBundleEntry, encodeBundleHeader } from '../../src/model/checkpoint/bundle-proto.js';
-import { BundleWriter, CheckpointError, CheckpointReader, writeCheckpoint } from '../../src/model/checkpoint/index.js';
+import { BundleWriter, CheckpointError, writeCheckpoint } from '../../src/model/checkpoint/index.js';
+import { parseCheckpointIndex } from '../../src/model/checkpoint/bundle-reader.js';
+import { openCheckpoint } from '../../src/node/checkpoint-files.js';
 import { crc32cExtend, maskCrc32c } from '../../src/model/checkpoint/crc32c.js';
 import { buildTable } from '../../src/model/checkpoint/leveldb-table.js';
 import { pushVarint, readVarint } from '../../src/model/checkpoint/protobuf.js';
@@ -104,7 +106,7 @@ function expectCliFailure(prefix: string, file: string, pattern: RegExp): void {
 }
 
 function expectOpenFailure(prefix: string, file: string, pattern: RegExp): void {
-  assert.throws(() => CheckpointReader.open(prefix), (error: unknown) => {
+  assert.throws(() => openCheckpoint(prefix), (error: unknown) => {
     assert.ok(error instanceof CheckpointError, `not a CheckpointError: ${error}`);
     assert.ok(error.message.startsWith(file), `message does not start with ${file}: ${error.message}`);
     assert.match(error.message, pattern);
@@ -114,7 +116,7 @@ function expectOpenFailure(prefix: string, file: string, pattern: RegExp): void 
 
 /** Opens fine but reading every tensor reports the damage. */
 function expectVerifyFailure(prefix: string, file: string, pattern: RegExp): void {
-  const reader = CheckpointReader.open(prefix);
+  const reader = openCheckpoint(prefix);
   try {
     const messages: string[] = [];
     for (const tensor of reader.tensors) {
@@ -140,7 +142,7 @@ test('the CLI is built (dist/cli), so its tests below mean something', () => {
 test('pristine checkpoint: several data blocks, opens, CLI lists it and verifies every CRC', () => {
   const layout = tableLayout(readFileSync(pristine + '.index'));
   assert.ok(layout.dataBlocks.length >= 2);
-  const reader = CheckpointReader.open(pristine);
+  const reader = openCheckpoint(pristine);
   for (const tensor of reader.tensors) reader.verify(tensor.name);
   reader.close();
   const result = runCli(pristine);
@@ -243,6 +245,27 @@ test('valid tables with invalid bundle contents: no header, shard beyond the hea
   expectOpenFailure(banned, banned + '.index', /other than 1; this reader is version 1/);
 });
 
+test('index bytes: a negative shard, 2^40 shards, overlapping tensors, and keys that expand quadratically are CheckpointErrors naming the file', () => {
+  const encoder = new TextEncoder();
+  const version = { producer: 1, minConsumer: 0, badConsumers: [] };
+  const header = (numShards: number) => encodeBundleHeader({ numShards, endianness: 0, version });
+  const expectIndexError = (bytes: Uint8Array, pattern: RegExp) => {
+    assert.throws(() => parseCheckpointIndex('mem.ckpt', bytes), (error: unknown) =>
+      error instanceof CheckpointError && error.message.startsWith('mem.ckpt.index: ') && pattern.test(error.message));
+  };
+  const negative = encodeBundleEntry({ dtype: 1, shape: [1], shardId: 0, offset: 0, size: 4, crc32c: 0 });
+  // shard_id -1 as int32 varints encode it: ten bytes of two's complement.
+  const withNegativeShard = Uint8Array.from([...negative, 0x18, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]);
+  expectIndexError(buildTable([{ key: new Uint8Array(0), value: header(1) }, { key: encoder.encode('w'), value: withNegativeShard }]), /'w' is in shard -1/);
+  expectIndexError(buildTable([{ key: new Uint8Array(0), value: header(2 ** 40) }]), /declares 1099511627776 data shards \(expected 1 to 99999\)/);
+  const first = encodeBundleEntry({ dtype: 1, shape: [4], shardId: 0, offset: 0, size: 16, crc32c: 0 });
+  const second = encodeBundleEntry({ dtype: 1, shape: [2], shardId: 0, offset: 8, size: 8, crc32c: 0 });
+  expectIndexError(buildTable([{ key: new Uint8Array(0), value: header(1) }, { key: encoder.encode('a'), value: first }, { key: encoder.encode('b'), value: second }]),
+    /'b' \(bytes 8\.\.16\) overlaps 'a' \(bytes 0\.\.16\) in shard 0/);
+  const growing = Array.from({ length: 3000 }, (_, i) => ({ key: encoder.encode('k'.repeat(i + 1)), value: new Uint8Array(0) }));
+  expectIndexError(buildTable([{ key: new Uint8Array(0), value: header(1) }, ...growing], { restartInterval: 1 << 30 }), /keys expand to more than 64 bytes per byte/);
+});
+
 test('flipped byte in the data file: tensor checksum error naming the data file and tensor', () => {
   const prefix = damagedCopy('flip-data', ({ data }) => {
     data[100] ^= 0x01;
@@ -260,7 +283,7 @@ test('truncated data file: says which tensor runs past the end', () => {
 
 test('missing data shard: reading fails; the CLI lists an index-only checkpoint but fails on a partial one', () => {
   const indexOnly = damagedCopy('index-only', () => ({ data: null }));
-  const reader = CheckpointReader.open(indexOnly);
+  const reader = openCheckpoint(indexOnly);
   assert.is(reader.hasData, false);
   assert.equal(reader.missingDataFiles, [indexOnly + DATA]);
   assert.throws(() => reader.readFloat32(reader.tensors[5].name), (error: unknown) =>
@@ -285,7 +308,7 @@ test('missing data shard: reading fails; the CLI lists an index-only checkpoint 
   writer.addFloat32('b', [1], Float32Array.from([2]), 1);
   writer.finish();
   rmSync(sharded + '.data-00001-of-00002');
-  const partial = CheckpointReader.open(sharded);
+  const partial = openCheckpoint(sharded);
   assert.equal([...partial.readFloat32('a')], [1]);
   assert.throws(() => partial.readFloat32('b'), /model\.ckpt\.data-00001-of-00002: data shard is missing/);
   partial.close();

@@ -4,9 +4,10 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  BundleWriter, CheckpointError, CheckpointReader, checkpointPrefix, copyCheckpoint, crc32c, DT_INT64, DT_STRING,
-  maskCrc32c, TENSORFLOW_BLOCK_SIZE, unmaskCrc32c, writeCheckpoint, writeRawCheckpoint, type CheckpointTensor,
+  BundleWriter, bytesShard, CheckpointError, CheckpointReader, checkpointPrefix, copyCheckpoint, crc32c, DT_INT64, DT_STRING,
+  maskCrc32c, parseCheckpointIndex, TENSORFLOW_BLOCK_SIZE, unmaskCrc32c, writeCheckpoint, writeRawCheckpoint, type CheckpointTensor,
 } from '../../src/model/checkpoint/index.js';
+import { openCheckpoint } from '../../src/node/checkpoint-files.js';
 import { decodeBundleEntry, encodeBundleEntry } from '../../src/model/checkpoint/bundle-proto.js';
 import { buildTable, readTable, shortestSeparator, shortSuccessor } from '../../src/model/checkpoint/leveldb-table.js';
 import { decodeFields, readVarint } from '../../src/model/checkpoint/protobuf.js';
@@ -100,7 +101,7 @@ test('prefix may be given with or without .index or as a data shard', () => {
 (tinyBert ? test : test.skip)('TF-written tiny BERT: 139 tensors listed as the derived listing, every CRC verified', () => {
   const dir = tinyBert!;
   for (const path of [join(dir, 'bert_model.ckpt'), join(dir, 'bert_model.ckpt.index')]) {
-    const reader = CheckpointReader.open(path);
+    const reader = openCheckpoint(path);
     try {
       assert.is(reader.tensors.length, 139);
       assert.ok(reader.hasData);
@@ -128,7 +129,7 @@ test('prefix may be given with or without .index or as a data shard', () => {
 });
 
 (googleIndex ? test : test.skip)('Google Chinese BERT index: 206 entries match the derived listing; no data file', () => {
-  const reader = CheckpointReader.open(join(googleIndex!, 'bert_model.ckpt'));
+  const reader = openCheckpoint(join(googleIndex!, 'bert_model.ckpt'));
   assert.is(reader.tensors.length, 206);
   assert.is(reader.hasData, false);
   assert.equal(listing(reader), expectedListing(googleIndex!));
@@ -146,12 +147,12 @@ test('prefix may be given with or without .index or as a data shard', () => {
   const source = join(tinyBert!, 'bert_model.ckpt');
   withTempDir((dir) => {
     const identical = join(dir, 'tf-layout.ckpt');
-    copyCheckpoint(source, identical, { blockSize: TENSORFLOW_BLOCK_SIZE });
+    copyCheckpoint(openCheckpoint(source), identical, { blockSize: TENSORFLOW_BLOCK_SIZE });
     for (const suffix of ['.index', '.data-00000-of-00001']) {
       assert.ok(readFileSync(identical + suffix).equals(readFileSync(source + suffix)), `${suffix} differs from TensorFlow's`);
     }
     // The float32 API plus raw int64 pass-through gives the same files: TF's Saver also writes in sorted order.
-    const reader = CheckpointReader.open(source);
+    const reader = openCheckpoint(source);
     const viaFloatApi = join(dir, 'via-float.ckpt');
     const writer = new BundleWriter(viaFloatApi, { blockSize: TENSORFLOW_BLOCK_SIZE });
     for (const tensor of reader.tensors) {
@@ -167,7 +168,7 @@ test('prefix may be given with or without .index or as a data shard', () => {
     const rewrittenIndex = readFileSync(defaults + '.index');
     assert.is.not(rewrittenIndex.length, readFileSync(source + '.index').length);
     assert.ok(dataBlockCount(rewrittenIndex) > 1);
-    const reread = CheckpointReader.open(defaults);
+    const reread = openCheckpoint(defaults);
     assert.equal(reread.tensors, reader.tensors);
     reread.close();
     reader.close();
@@ -192,7 +193,7 @@ test('writer round trip: awkward shapes, scalars, empty tensors, special values,
     writeCheckpoint(prefix, tensors);
     const index = readFileSync(prefix + '.index');
     assert.ok(dataBlockCount(index) >= 3, `expected several data blocks, got ${dataBlockCount(index)}`);
-    const reader = CheckpointReader.open(prefix + '.index');
+    const reader = openCheckpoint(prefix + '.index');
     assert.is(reader.tensors.length, tensors.length);
     const names = reader.tensors.map((t) => t.name);
     const byteOrder = [...names].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
@@ -217,7 +218,7 @@ test('writer round trip: awkward shapes, scalars, empty tensors, special values,
 
 test('DT_STRING and other dtypes are listed, verified and skipped, never loaded as float32', () => {
   // TensorFlow's string layout: varint lengths, a 4-byte checksum of the lengths, then the bytes.
-  const stringBytes = Uint8Array.from([2, 0, 3, 0x11, 0x22, 0x33, 0x44, ...encoder.encode('abxyz')]);
+  const stringBytes = Uint8Array.from([2, 0, 3, 0x1b, 0x42, 0x8b, 0xca, ...encoder.encode('abxyz')]);
   const int64Bytes = new Uint8Array(8);
   new DataView(int64Bytes.buffer).setBigInt64(0, 42n, true);
   withTempDir((dir) => {
@@ -228,7 +229,7 @@ test('DT_STRING and other dtypes are listed, verified and skipped, never loaded 
       { name: 'half', tfDtype: 19, shape: [2], bytes: Uint8Array.from([0, 0x3c, 0, 0xc0]) },
       { name: 'w', tfDtype: 1, shape: [2], bytes: bytesOf(Float32Array.from([0.5, -2])) },
     ]);
-    const reader = CheckpointReader.open(prefix);
+    const reader = openCheckpoint(prefix);
     assert.equal(reader.tensors.map((t) => [t.name, t.dtype]), [['global_step', 'int64'], ['half', 'float16'], ['vocab', 'string'], ['w', 'float32']]);
     for (const tensor of reader.tensors) reader.verify(tensor.name);
     assert.throws(() => reader.readFloat32('vocab'), /'vocab' is string \(DT_STRING\), not float32/);
@@ -251,7 +252,7 @@ test('writer rejects what TensorFlow could not read back', () => {
     assert.throws(() => writeCheckpoint(prefix, [twice, twice]), /added twice/);
     assert.throws(() => writeCheckpoint(prefix, [{ name: 'n', shape: [-1], data: new Float32Array(0) }]), /invalid shape/);
     // A failed write leaves no partial checkpoint behind.
-    assert.throws(() => CheckpointReader.open(prefix), /no such file/);
+    assert.throws(() => openCheckpoint(prefix), /no such file/);
   });
 });
 
@@ -259,15 +260,15 @@ test('a directory resolves through its checkpoint state file or its only .index'
   withTempDir((dir) => {
     const tensor = (value: number): CheckpointTensor[] => [{ name: 'w', shape: [1], data: Float32Array.from([value]) }];
     writeCheckpoint(join(dir, 'model.ckpt-10'), tensor(10));
-    assert.is(CheckpointReader.open(dir).prefix, join(dir, 'model.ckpt-10'));
+    assert.is(openCheckpoint(dir).prefix, join(dir, 'model.ckpt-10'));
     writeCheckpoint(join(dir, 'model.ckpt-20'), tensor(20));
-    assert.throws(() => CheckpointReader.open(dir), /it is a directory with 2 checkpoints \(model\.ckpt-10\.index, model\.ckpt-20\.index\); give one prefix/);
+    assert.throws(() => openCheckpoint(dir), /it is a directory with 2 checkpoints \(model\.ckpt-10\.index, model\.ckpt-20\.index\); give one prefix/);
     writeFileSync(join(dir, 'checkpoint'), 'model_checkpoint_path: "model.ckpt-20"\nall_model_checkpoint_paths: "model.ckpt-10"\nall_model_checkpoint_paths: "model.ckpt-20"\n');
-    const reader = CheckpointReader.open(dir);
+    const reader = openCheckpoint(dir);
     assert.equal([...reader.readFloat32('w')], [20]);
     reader.close();
   });
-  withTempDir((dir) => assert.throws(() => CheckpointReader.open(dir), /it is a directory with no \.index file/));
+  withTempDir((dir) => assert.throws(() => openCheckpoint(dir), /it is a directory with no \.index file/));
 });
 
 test('multi-shard checkpoints: entries name their shard, every shard file is needed', () => {
@@ -278,13 +279,21 @@ test('multi-shard checkpoints: entries name their shard, every shard file is nee
     writer.addFloat32('b', [3], Float32Array.from([3, 4, 5]), 1);
     writer.addFloat32('c', [1], Float32Array.from([6]), 1);
     writer.finish();
-    const reader = CheckpointReader.open(prefix);
+    const reader = openCheckpoint(prefix);
     assert.equal(reader.dataFiles, [`${prefix}.data-00000-of-00002`, `${prefix}.data-00001-of-00002`]);
     assert.equal(reader.tensors.map((t) => [t.name, t.shardId, t.offset]), [['a', 0, 0], ['b', 1, 0], ['c', 1, 12]]);
     assert.equal([...reader.readFloat32('c')], [6]);
     reader.close();
+    const fromBytes = parseCheckpointIndex('fetched/sharded.ckpt', readFileSync(`${prefix}.index`));
+    assert.equal(fromBytes.dataFiles, ['fetched/sharded.ckpt.data-00000-of-00002', 'fetched/sharded.ckpt.data-00001-of-00002']);
+    const inMemory = new CheckpointReader(fromBytes, [null, bytesShard(readFileSync(`${prefix}.data-00001-of-00002`))]);
+    assert.equal([...inMemory.readFloat32('b')], [3, 4, 5]);
+    assert.equal(inMemory.missingDataFiles, ['fetched/sharded.ckpt.data-00000-of-00002']);
+    assert.throws(() => inMemory.readFloat32('a'), /^fetched\/sharded\.ckpt\.data-00000-of-00002: data shard is missing/);
     const copy = join(dir, 'copy.ckpt');
-    copyCheckpoint(prefix, copy);
+    const source = openCheckpoint(prefix);
+    copyCheckpoint(source, copy);
+    source.close();
     for (const suffix of ['.index', '.data-00000-of-00002', '.data-00001-of-00002']) {
       assert.ok(readFileSync(copy + suffix).equals(readFileSync(prefix + suffix)), suffix);
     }

@@ -3,11 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { CheckpointError, CheckpointReader, writeCheckpoint } from '../../src/model/checkpoint/index.js';
+import { CheckpointError, writeCheckpoint } from '../../src/model/checkpoint/index.js';
 import {
-  bertConfigToJson, bertParameterShapes, ConfigError, isOptimizerState, loadBertConfig, parseBertConfig,
+  bertConfigToJson, bertParameterShapes, ConfigError, isOptimizerState, parseBertConfig, parseBertConfigBytes,
   validateCheckpointAgainstConfig, type BertConfig,
 } from '../../src/model/config.js';
+import { openCheckpoint } from '../../src/node/checkpoint-files.js';
+import { loadBertConfig } from '../../src/node/config-file.js';
 import { sharedFixture } from '../support/fixtures.js';
 
 const tinyBert = sharedFixture('tf-ckpt-tiny-bert');
@@ -68,6 +70,10 @@ test('errors name the file and the key', () => {
   configError(() => parseBertConfig({ ...tinyJson, initializer_range: 0 }, 'c.json'), /"initializer_range" must be a positive number/);
   configError(() => parseBertConfig('{"vocab_size": 3,', 'broken.json'), /^broken\.json: not valid JSON/);
   configError(() => parseBertConfig([1, 2], 'list.json'), /^list\.json: expected a JSON object/);
+  configError(() => parseBertConfig({ ...tinyJson, num_hidden_layers: 2000000000 }, 'c.json'), /^c\.json: "num_hidden_layers" is 2000000000, more than the 1024 this reader accepts$/);
+  configError(() => parseBertConfig({ ...tinyJson, vocab_size: 2 ** 40 }, 'c.json'), /^c\.json: "vocab_size" is 1099511627776, more than the 1048576 this reader accepts$/);
+  configError(() => parseBertConfigBytes(Uint8Array.from([0x7b, 0xff, 0x7d]), 'bytes.json'), /^bytes\.json: not valid UTF-8$/);
+  assert.is(parseBertConfigBytes(new TextEncoder().encode(JSON.stringify(tinyJson)), 'bytes.json').hiddenSize, 4);
   configError(() => loadBertConfig('/no/such/bert_config.json'), /^\/no\/such\/bert_config\.json: no such file$/);
 });
 
@@ -108,7 +114,7 @@ test('optimizer state is recognised and ignored', () => {
   assert.is(config.vocabSize, 21128);
   assert.is(config.hiddenSize, 768);
   assert.is(bertParameterShapes(config).length, 204);
-  const reader = CheckpointReader.open(join(googleIndex!, 'bert_model.ckpt'));
+  const reader = openCheckpoint(join(googleIndex!, 'bert_model.ckpt'));
   assert.is(reader.hasData, false);
   const result = validateCheckpointAgainstConfig(reader, config);
   assert.equal(result, { problems: [], warnings: [], unused: ['cls/seq_relationship/output_bias', 'cls/seq_relationship/output_weights'] });
@@ -123,7 +129,7 @@ test('optimizer state is recognised and ignored', () => {
 
 (tinyBert ? test : test.skip)('TF tiny BERT: passes validation, Adam slots and global_step ignored', () => {
   const config = loadBertConfig(join(tinyBert!, 'bert_config.json'));
-  const reader = CheckpointReader.open(join(tinyBert!, 'bert_model.ckpt'));
+  const reader = openCheckpoint(join(tinyBert!, 'bert_model.ckpt'));
   const result = validateCheckpointAgainstConfig(reader, config);
   assert.equal(result.problems, []);
   assert.equal(result.unused, ['cls/seq_relationship/output_bias', 'cls/seq_relationship/output_weights']);
@@ -140,7 +146,7 @@ test('missing, misshapen and non-float tensors; allowMissing turns missing heads
     });
     const prefix = join(dir, 'model.ckpt');
     writeCheckpoint(prefix, tensors);
-    const reader = CheckpointReader.open(prefix);
+    const reader = openCheckpoint(prefix);
     assert.throws(() => validateCheckpointAgainstConfig(reader, config), (error: unknown) => {
       assert.ok(error instanceof CheckpointError);
       const message = (error as Error).message;

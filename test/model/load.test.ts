@@ -5,8 +5,10 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { scope } from '../../src/autograd/tensor.js';
 import { SimBert } from '../../src/model/bert.js';
-import { CheckpointReader, writeCheckpoint } from '../../src/model/checkpoint/index.js';
-import { bertParameterShapes, loadBertConfig, parseBertConfig } from '../../src/model/config.js';
+import { writeCheckpoint } from '../../src/model/checkpoint/index.js';
+import { bertParameterShapes, parseBertConfig } from '../../src/model/config.js';
+import { openCheckpoint } from '../../src/node/checkpoint-files.js';
+import { loadBertConfig } from '../../src/node/config-file.js';
 import { loadWeightArrays } from '../../src/model/load.js';
 import { randomWeightArrays, uploadWeights } from '../../src/model/parameters.js';
 import { testGpu } from '../support/engine.js';
@@ -29,7 +31,7 @@ test('keep_tokens gathers rows of word_embeddings and entries of output_bias', (
     const arrays = randomWeightArrays(config, 3);
     arrays.set('cls/predictions/output_bias', Float32Array.from({ length: 9 }, (_, i) => i * 10));
     writeCheckpoint(join(dir, 'model.ckpt'), bertParameterShapes(config).map((p) => ({ name: p.name, shape: p.shape, data: arrays.get(p.name)! })));
-    const reader = CheckpointReader.open(join(dir, 'model.ckpt'));
+    const reader = openCheckpoint(join(dir, 'model.ckpt'));
     const keep = [0, 5, 2, 8];
     const loaded = loadWeightArrays(reader, config, { keepTokens: keep });
     reader.close();
@@ -50,7 +52,7 @@ test('a missing pooler is an error naming it, or a warning with allowMissing', (
     const arrays = randomWeightArrays(config, 4);
     const tensors = bertParameterShapes(config).filter((p) => !p.name.startsWith('bert/pooler')).map((p) => ({ name: p.name, shape: p.shape, data: arrays.get(p.name)! }));
     writeCheckpoint(join(dir, 'model.ckpt'), tensors);
-    const reader = CheckpointReader.open(join(dir, 'model.ckpt'));
+    const reader = openCheckpoint(join(dir, 'model.ckpt'));
     assert.throws(() => loadWeightArrays(reader, config), /bert\/pooler\/dense\/kernel \[8, 8\] is missing/);
     const warnings: string[] = [];
     const loaded = loadWeightArrays(reader, config, { allowMissing: true, warn: (m) => warnings.push(m) });
@@ -64,7 +66,7 @@ test('a missing pooler is an error naming it, or a warning with allowMissing', (
 
 (tinyBert ? test : test.skip)('the TensorFlow tiny BERT loads into the model and runs forward with finite outputs', async () => {
   const tinyConfig = loadBertConfig(join(tinyBert!, 'bert_config.json'));
-  const reader = CheckpointReader.open(join(tinyBert!, 'bert_model.ckpt'));
+  const reader = openCheckpoint(join(tinyBert!, 'bert_model.ckpt'));
   const model = new SimBert(tinyConfig, uploadWeights(tinyConfig, loadWeightArrays(reader, tinyConfig)));
   reader.close();
   // Ids are arbitrary within the 15-token vocab: two (a,b),(b,a) pairs padded with 0 to 7 tokens.

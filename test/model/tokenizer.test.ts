@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Tokenizer } from '../../src/model/tokenizer.js';
-import { buildVocab, loadVocab } from '../../src/model/vocab.js';
+import { buildVocab } from '../../src/model/vocab.js';
+import { loadVocab } from '../../src/node/vocab-file.js';
 import { sharedFixture } from '../support/fixtures.js';
 
 const HAND_TOKENS = [

@@ -4,7 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { bertParameterShapes, parseBertConfig, type BertConfig } from '../../src/model/config.js';
 import { randomWeightArrays } from '../../src/model/parameters.js';
 import { buildVocab } from '../../src/model/vocab.js';
-import { MODEL_FILES, writeModelDir } from '../../src/train/model-files.js';
+import { MODEL_FILES } from '../../src/model/model-folder.js';
+import { writeModelDir } from '../../src/train/model-files.js';
 
 /** Characters the tiny test models know, besides the four special tokens. */
 export const TINY_MODEL_CHARACTERS = [...'我你他她们的是了在有人这那中大小上下个不和好吗么怎样什如何去来天年多少请问为谁'];

@@ -1,17 +1,43 @@
 /**
- * Reads a TensorFlow V2 checkpoint (tensor bundle): the `.index` table is parsed whole (it is
- * small), tensor bytes are read from the `.data-NNNNN-of-NNNNN` shards by offset on demand, and
- * every read is checked against the tensor's stored CRC32C.
+ * Reads a TensorFlow V2 checkpoint (tensor bundle) from bytes: the `.index` table is parsed whole
+ * (it is small), tensor bytes are read from the `.data-NNNNN-of-NNNNN` shards by offset on demand
+ * through a ShardReader (a file in Node, bytes in memory in a browser), and every read is checked
+ * against the tensor's stored CRC32C.
  */
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { maskedCrc32c } from './crc32c.js';
 import {
-  decodeBundleEntry, decodeBundleHeader, dtypeElementSize, dtypeName, DT_FLOAT, Endianness, type BundleEntry, type BundleHeader,
+  decodeBundleEntry, decodeBundleHeader, dtypeElementSize, dtypeName, DT_FLOAT, DT_STRING, Endianness, type BundleEntry, type BundleHeader,
   TENSOR_BUNDLE_VERSION, tfDtypeName,
 } from './bundle-proto.js';
 import { CheckpointError } from './errors.js';
 import { readTable } from './leveldb-table.js';
-import { dataShardFileName, indexFileName, resolveCheckpointPrefix } from './paths.js';
+import { dataShardFileName, indexFileName } from './paths.js';
+import { decodeStringTensor } from './string-tensor.js';
+
+/** One data shard's bytes, read by offset. */
+export interface ShardReader {
+  readonly size: number;
+  /** Exactly `length` bytes from `offset` (within `size`); throws an Error on a failed read. */
+  read(offset: number, length: number): Uint8Array;
+  close(): void;
+}
+
+/** A shard held in memory (a fetched or picked file). */
+export function bytesShard(bytes: Uint8Array): ShardReader {
+  return { size: bytes.length, read: (offset, length) => bytes.slice(offset, offset + length), close: () => {} };
+}
+
+/** The parsed `.index` of a checkpoint: what it holds and which data shards hold it. */
+export interface CheckpointIndex {
+  /** The checkpoint prefix as messages show it (a path or URL without `.index`). */
+  readonly prefix: string;
+  readonly indexPath: string;
+  readonly header: BundleHeader;
+  /** Every tensor, sorted by name as stored (bytewise). */
+  readonly tensors: CheckpointTensorInfo[];
+  /** The data shard files the header calls for, in shard order, named as `prefix` is. */
+  readonly dataFiles: string[];
+}
 
 export interface CheckpointTensorInfo {
   name: string;
@@ -43,76 +69,69 @@ function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-interface OpenShard {
-  fd: number;
-  size: number;
+/** Parses a checkpoint's `.index` bytes; `prefix` names the checkpoint in messages. */
+export function parseCheckpointIndex(prefix: string, file: Uint8Array): CheckpointIndex {
+  const indexPath = indexFileName(prefix);
+  const decoder = new TextDecoder();
+  const tensors: CheckpointTensorInfo[] = [];
+  try {
+    const entries = readTable(file);
+    if (entries.length === 0 || entries[0].key.length !== 0) throw new Error('it has no bundle header (the entry with the empty key)');
+    const header = decodeBundleHeader(entries[0].value);
+    checkHeader(header);
+    for (const { key, value } of entries.slice(1)) {
+      const name = decoder.decode(key);
+      let entry: BundleEntry;
+      try {
+        entry = decodeBundleEntry(value);
+      } catch (error) {
+        throw new Error(`the entry for '${name}' is not a valid BundleEntryProto: ${describe(error)}`);
+      }
+      if (entry.shardId < 0 || entry.shardId >= header.numShards) {
+        throw new Error(`'${name}' is in shard ${entry.shardId}, but the header says there are ${header.numShards} shards`);
+      }
+      if (entry.offset < 0 || entry.size < 0) throw new Error(`'${name}' has a negative offset or size`);
+      tensors.push({
+        name, dtype: dtypeName(entry.dtype), tfDtype: entry.dtype, shape: entry.shape, shardId: entry.shardId,
+        offset: entry.offset, byteSize: entry.size, crc32c: entry.crc32c, partitioned: entry.slices.length > 0,
+      });
+    }
+    checkNoOverlap(tensors);
+    const dataFiles = Array.from({ length: header.numShards }, (_, shard) => dataShardFileName(prefix, shard, header.numShards));
+    return { prefix, indexPath, header, tensors, dataFiles };
+  } catch (error) {
+    throw new CheckpointError(`${indexPath}: ${describe(error)}`);
+  }
 }
 
+/** TensorFlow names data shards with five digits (`.data-00000-of-00001`). */
+const MAX_SHARDS = 99999;
+
 export class CheckpointReader {
+  readonly prefix: string;
   readonly indexPath: string;
   readonly header: BundleHeader;
   /** Every tensor, sorted by name as stored (bytewise). */
   readonly tensors: CheckpointTensorInfo[];
   /** The data shard files the header calls for, in shard order. */
   readonly dataFiles: string[];
-  /** Those of `dataFiles` that do not exist. */
+  /** Those of `dataFiles` that are absent. */
   readonly missingDataFiles: string[];
   private readonly byName: Map<string, CheckpointTensorInfo>;
-  private readonly shards = new Map<number, OpenShard>();
   private closed = false;
 
-  private constructor(readonly prefix: string, indexPath: string, header: BundleHeader, tensors: CheckpointTensorInfo[]) {
-    this.indexPath = indexPath;
-    this.header = header;
-    this.tensors = tensors;
-    this.byName = new Map(tensors.map((tensor) => [tensor.name, tensor]));
-    this.dataFiles = Array.from({ length: header.numShards }, (_, shard) => dataShardFileName(prefix, shard, header.numShards));
-    this.missingDataFiles = this.dataFiles.filter((file) => !existsSync(file));
-  }
-
-  /** Opens `dir/name.ckpt`, `dir/name.ckpt.index` or a directory holding one checkpoint; throws CheckpointError naming the file and what is wrong. */
-  static open(path: string): CheckpointReader {
-    const resolved = resolveCheckpointPrefix(path);
-    if ('problem' in resolved) throw new CheckpointError(`${path}: ${resolved.problem}`);
-    const prefix = resolved.prefix;
-    const indexPath = indexFileName(prefix);
-    let file: Uint8Array;
-    try {
-      file = readFileSync(indexPath);
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      const reason = code === 'ENOENT' ? `no such file (give the checkpoint prefix, e.g. dir/bert_model.ckpt for dir/bert_model.ckpt.index)` : describe(error);
-      throw new CheckpointError(`${indexPath}: ${reason}`);
+  /** `shards[i]` reads `index.dataFiles[i]`, or is null when that file is absent. */
+  constructor(index: CheckpointIndex, private readonly shards: readonly (ShardReader | null)[]) {
+    if (shards.length !== index.dataFiles.length) {
+      throw new Error(`${index.indexPath}: ${shards.length} data shard readers given for ${index.dataFiles.length} shards`);
     }
-    const decoder = new TextDecoder();
-    let header: BundleHeader | undefined;
-    const tensors: CheckpointTensorInfo[] = [];
-    try {
-      const entries = readTable(file);
-      if (entries.length === 0 || entries[0].key.length !== 0) throw new Error('it has no bundle header (the entry with the empty key)');
-      header = decodeBundleHeader(entries[0].value);
-      checkHeader(header);
-      for (const { key, value } of entries.slice(1)) {
-        const name = decoder.decode(key);
-        let entry: BundleEntry;
-        try {
-          entry = decodeBundleEntry(value);
-        } catch (error) {
-          throw new Error(`the entry for '${name}' is not a valid BundleEntryProto: ${describe(error)}`);
-        }
-        if (entry.shardId >= header.numShards) {
-          throw new Error(`'${name}' is in shard ${entry.shardId}, but the header says there are ${header.numShards} shards`);
-        }
-        if (entry.offset < 0 || entry.size < 0) throw new Error(`'${name}' has a negative offset or size`);
-        tensors.push({
-          name, dtype: dtypeName(entry.dtype), tfDtype: entry.dtype, shape: entry.shape, shardId: entry.shardId,
-          offset: entry.offset, byteSize: entry.size, crc32c: entry.crc32c, partitioned: entry.slices.length > 0,
-        });
-      }
-    } catch (error) {
-      throw new CheckpointError(`${indexPath}: ${describe(error)}`);
-    }
-    return new CheckpointReader(prefix, indexPath, header, tensors);
+    this.prefix = index.prefix;
+    this.indexPath = index.indexPath;
+    this.header = index.header;
+    this.tensors = index.tensors;
+    this.dataFiles = index.dataFiles;
+    this.byName = new Map(index.tensors.map((tensor) => [tensor.name, tensor]));
+    this.missingDataFiles = this.dataFiles.filter((_, shard) => shards[shard] === null);
   }
 
   /** True when every data shard exists; with only the `.index`, tensors can be listed but not read. */
@@ -174,8 +193,8 @@ export class CheckpointReader {
   }
 
   close(): void {
-    for (const shard of this.shards.values()) closeSync(shard.fd);
-    this.shards.clear();
+    if (this.closed) return;
+    for (const shard of this.shards) shard?.close();
     this.closed = true;
   }
 
@@ -192,21 +211,11 @@ export class CheckpointReader {
     return tensor;
   }
 
-  private shard(shardId: number): { file: string; shard: OpenShard } {
+  private shard(shardId: number): { file: string; shard: ShardReader } {
     const file = this.dataFiles[shardId];
     if (this.closed) throw new CheckpointError(`${this.indexPath}: the reader is closed`);
-    let shard = this.shards.get(shardId);
-    if (!shard) {
-      let fd: number;
-      try {
-        fd = openSync(file, 'r');
-      } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code;
-        throw new CheckpointError(`${file}: ${code === 'ENOENT' ? 'data shard is missing' : describe(error)} (needed by ${this.indexPath})`);
-      }
-      shard = { fd, size: fstatSync(fd).size };
-      this.shards.set(shardId, shard);
-    }
+    const shard = this.shards[shardId];
+    if (!shard) throw new CheckpointError(`${file}: data shard is missing (needed by ${this.indexPath})`);
     return { file, shard };
   }
 
@@ -217,22 +226,48 @@ export class CheckpointReader {
         `${file}: '${tensor.name}' occupies bytes ${tensor.offset}..${tensor.offset + tensor.byteSize} but the file has only ${shard.size} bytes; it is truncated`,
       );
     }
-    const bytes = new Uint8Array(tensor.byteSize);
-    let done = 0;
-    while (done < bytes.length) {
-      const read = readSync(shard.fd, bytes, done, bytes.length - done, tensor.offset + done);
-      if (read === 0) throw new CheckpointError(`${file}: unexpected end of file while reading '${tensor.name}'`);
-      done += read;
+    try {
+      return shard.read(tensor.offset, tensor.byteSize);
+    } catch (error) {
+      throw new CheckpointError(`${file}: ${describe(error)} while reading '${tensor.name}'`);
     }
-    return bytes;
+  }
+
+  /** TensorFlow checksums a string tensor over its lengths and bytes, not over the stored bytes (see string-tensor.ts). */
+  private stringTensorCrc(tensor: CheckpointTensorInfo, bytes: Uint8Array, file: string): number {
+    if (tensor.shape.some((size) => size < 0)) {
+      throw new CheckpointError(`${file}: '${tensor.name}' is a string tensor of unknown shape [${tensor.shape.join(', ')}], so its elements cannot be counted`);
+    }
+    try {
+      return decodeStringTensor(bytes, elementCount(tensor.shape)).maskedCrc32c;
+    } catch (error) {
+      throw new CheckpointError(`${file}: '${tensor.name}' (string tensor at bytes ${tensor.offset}..${tensor.offset + tensor.byteSize}) is malformed: ${describe(error)}`);
+    }
   }
 
   private checkCrc(tensor: CheckpointTensorInfo, bytes: Uint8Array): void {
-    const actual = maskedCrc32c(bytes);
+    const file = this.dataFiles[tensor.shardId];
+    const actual = tensor.tfDtype === DT_STRING ? this.stringTensorCrc(tensor, bytes, file) : maskedCrc32c(bytes);
     if (actual !== tensor.crc32c) {
-      const file = this.dataFiles[tensor.shardId];
       throw new CheckpointError(
         `${file}: '${tensor.name}' fails its checksum (bytes ${tensor.offset}..${tensor.offset + tensor.byteSize}: stored CRC32C ${hex(tensor.crc32c)}, computed ${hex(actual)}); the data is corrupt`,
+      );
+    }
+  }
+}
+
+/**
+ * TensorFlow writes each tensor's bytes once, one after another; entries sharing bytes would let a
+ * small file make the reader return (and a loader keep) many times its size.
+ */
+function checkNoOverlap(tensors: readonly CheckpointTensorInfo[]): void {
+  const stored = tensors.filter((tensor) => tensor.byteSize > 0).sort((a, b) => a.shardId - b.shardId || a.offset - b.offset);
+  for (let i = 1; i < stored.length; i++) {
+    const previous = stored[i - 1] as CheckpointTensorInfo;
+    const tensor = stored[i] as CheckpointTensorInfo;
+    if (tensor.shardId === previous.shardId && tensor.offset < previous.offset + previous.byteSize) {
+      throw new Error(
+        `'${tensor.name}' (bytes ${tensor.offset}..${tensor.offset + tensor.byteSize}) overlaps '${previous.name}' (bytes ${previous.offset}..${previous.offset + previous.byteSize}) in shard ${tensor.shardId}`,
       );
     }
   }
@@ -243,7 +278,9 @@ function hex(value: number): string {
 }
 
 function checkHeader(header: BundleHeader): void {
-  if (header.numShards < 1) throw new Error(`the bundle header declares ${header.numShards} data shards`);
+  if (header.numShards < 1 || header.numShards > MAX_SHARDS) {
+    throw new Error(`the bundle header declares ${header.numShards} data shards (expected 1 to ${MAX_SHARDS})`);
+  }
   if (header.endianness !== Endianness.Little) {
     throw new Error('the bundle is big-endian; only little-endian checkpoints are supported (as in TensorFlow on little-endian hosts)');
   }

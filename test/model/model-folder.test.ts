@@ -1,0 +1,77 @@
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { FileFolder } from '../../src/formats/folder.js';
+import { loadModelFolder, MODEL_FILES } from '../../src/model/model-folder.js';
+import { DirectoryFolder } from '../../src/node/file-folder.js';
+import { loadModel } from '../../src/node/load-model.js';
+import { writeTinyModel } from '../support/tiny-model.js';
+
+const scratch = mkdtempSync(join(tmpdir(), 'simbert-model-folder-'));
+const model = writeTinyModel(join(scratch, 'tiny'), { seed: 3 });
+
+/** A folder of bytes in memory, as a browser holds picked or fetched files. */
+function memoryFolder(dir: string, leaveOut: string[] = []): FileFolder {
+  const files = new Map(readdirSync(dir).filter((name) => !leaveOut.includes(name)).map((name) => [name, new Uint8Array(readFileSync(join(dir, name)))]));
+  return {
+    location: 'picked files',
+    list: async () => [...files.keys()],
+    has: async (name) => files.has(name),
+    read: async (name) => {
+      const bytes = files.get(name);
+      if (!bytes) throw new Error(`${name}: no such file`);
+      return bytes;
+    },
+    describe: (name) => name,
+  };
+}
+
+test('a model folder read whole from memory gives the weights the disk reader gives', async () => {
+  const fromDisk = await loadModel({ model: model.dir });
+  const inMemory = await loadModelFolder(memoryFolder(model.dir));
+  assert.equal(inMemory.config, fromDisk.config);
+  assert.equal(inMemory.vocab.tokens, fromDisk.vocab.tokens);
+  assert.equal([...inMemory.weights.keys()], [...fromDisk.weights.keys()]);
+  for (const [name, data] of fromDisk.weights) assert.equal([...inMemory.weights.get(name)!], [...data], name);
+  assert.is(inMemory.optimizer, null);
+});
+
+test('the pretrained form (three files) reads through folders too', async () => {
+  const pretrained = await loadModel({ config: model.configPath, checkpoint: model.checkpointPrefix, vocab: model.vocabPath });
+  assert.is(pretrained.config.vocabSize, model.config.vocabSize);
+  assert.is(pretrained.description, model.checkpointPrefix);
+});
+
+test('a missing file is named in the error', async () => {
+  const noData = `${MODEL_FILES.checkpoint}.data-00000-of-00001`;
+  await assertRejects(loadModelFolder(memoryFolder(model.dir, [noData])), new RegExp(`^${noData.replace(/\./g, '\\.')}: data shard is missing`));
+  await assertRejects(loadModelFolder(memoryFolder(model.dir, [MODEL_FILES.vocab])), /^vocab\.txt: no such file/);
+  await assertRejects(loadModelFolder(memoryFolder(model.dir, [`${MODEL_FILES.checkpoint}.index`])), /^bert_model\.ckpt\.index: no such file/);
+  await assertRejects(loadModelFolder(new DirectoryFolder(join(scratch, 'absent'))), new RegExp(`${join(scratch, 'absent', 'bert_config.json')}: no such file`));
+});
+
+test('a checkpoint left half-moved into place is recovered before Node reads it', async () => {
+  const dir = join(scratch, 'half-moved');
+  writeTinyModel(dir, { seed: 3 });
+  const staging = join(dir, '.staging');
+  mkdirSync(staging);
+  renameSync(join(dir, MODEL_FILES.vocab), join(staging, MODEL_FILES.vocab));
+  writeFileSync(join(staging, 'COMPLETE'), JSON.stringify([MODEL_FILES.vocab]));
+  const loaded = await loadModel({ model: dir });
+  assert.is(loaded.vocab.tokens.length, model.config.vocabSize);
+});
+
+async function assertRejects(promise: Promise<unknown>, pattern: RegExp): Promise<void> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.match((error as Error).message, pattern);
+    return;
+  }
+  assert.unreachable(`expected a rejection matching ${pattern}`);
+}
+
+test.after(() => rmSync(scratch, { recursive: true, force: true }));
+test.run();
