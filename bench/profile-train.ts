@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import type { KernelSource } from '../src/gpu/kernel.js';
 import { SimBert } from '../src/model/bert.js';
 import { initNodeEngine } from '../src/node/gpu.js';
+import { RunDirectory } from '../src/node/run-directory.js';
 import { randomWeightArrays, uploadWeights } from '../src/model/parameters.js';
 import { Tokenizer } from '../src/model/tokenizer.js';
 import { train, type StepRecord } from '../src/train/trainer.js';
@@ -59,14 +60,15 @@ const model = new SimBert(config, uploadWeights(config, weights));
 const groups = benchGroups(vocab, shape.batchSize * steps, shape.chars, 11);
 const testTexts = benchGroups(vocab, 64, shape.chars, 13);
 const test = { pairs: testTexts.map((group, i) => ({ a: group[0], b: group[1], label: i % 2 })), graded: false };
-const out = mkdtempSync(join(tmpdir(), 'simbert-profile-'));
+const dir = mkdtempSync(join(tmpdir(), 'simbert-profile-'));
+const output = RunDirectory.open(join(dir, 'run'), { mode: 'new', command: 'profile-train', note: (message) => console.error(message) });
 
 const marks: { what: string; at: number; cpu: number }[] = [];
 const mark = (what: string) => marks.push({ what, at: performance.now(), cpu: mainThreadCpuMs() });
 const records: StepRecord[] = [];
 mark('start');
 await train({
-  model, tokenizer, loaded: { config, vocab, weights, optimizer: null, description: 'profile' }, groups, test, out, data: {},
+  model, tokenizer, loaded: { config, vocab, weights, optimizer: null, description: 'profile' }, groups, test, output, data: { train: 'profile groups', test: 'profile pairs' },
   options: { maxlen: shape.maxlen, batchSize: shape.batchSize, epochs: 1, stepsPerEpoch: steps, lr: 2e-6, weightDecay: 0.01, threshold: 0.8, seed: 1, shuffle: true },
   events: {
     step: (record) => {
@@ -78,7 +80,8 @@ await train({
   },
 });
 mark('end');
-rmSync(out, { recursive: true, force: true });
+output.close(true);
+rmSync(dir, { recursive: true, force: true });
 for (const weight of model.weights.values()) weight.release();
 gpu.pool.trim();
 const pipelinesInTrain = [...compiles.values()].reduce((sum, c) => sum + c.count, 0);

@@ -12,10 +12,9 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   log "installing npm packages"
   npm ci --no-audit --no-fund --loglevel=error
 fi
-log "building dist/ from src/"
-# A clean build: compiled files of moved or deleted sources must not linger (the runner would run stale tests).
-rm -rf dist build
-npx tsc -p tsconfig.json && npx tsc -p tsconfig.test.json
+log "building dist/ and build/ from src/, test/ and bench/"
+# Into a fresh folder switched in by rename: concurrent runs never delete each other's build (scripts/build.sh).
+bash scripts/build.sh --tests
 
 adapter_found() { node scripts/probe-adapter.mjs >/dev/null 2>&1; }
 

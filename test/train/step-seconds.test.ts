@@ -63,7 +63,7 @@ test("each step's seconds is its own wall time, not its neighbour's, when steps 
   const records: StepRecord[] = [];
   await train({
     model, tokenizer: new Tokenizer(vocab), loaded: { config, vocab, weights, optimizer: null, description: 'test' },
-    groups, test: null, out: null, data: {},
+    groups, test: null, output: null, data: { train: 'test groups', test: null },
     options: { maxlen: 24, batchSize: 4, epochs: 1, stepsPerEpoch: 6, lr: 1e-3, weightDecay: 0.01, threshold: 0.8, seed: 1, shuffle: true },
     events: { step: (record) => records.push(record) },
   });
