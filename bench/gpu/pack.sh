@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Packs what the GPU bench carries to a device machine (the `device` tool, see its README): the
-# device image has no Node.js and no Vulkan loader, so both travel, with the built bench (build/)
-# and the npm packages it imports (Dawn for linux-x64 only). Then call the tool's `run` with
-#   command: bash bench/gpu/run-on-device.sh      carry: [".gpubench", ".gl", "build"]
+# device image has no Node.js and no Vulkan loader, so both travel, with the bench compiled into
+# .gpubench/build (a real folder: build/ may be a link, which travels as a link only), the PyTorch
+# baseline script and the npm packages the bench imports (Dawn for linux-x64 only). Then call the
+# tool's `run` with   command: bash bench/gpu/run-on-device.sh      carry: [".gpubench", ".gl"]
 #
 #   bash bench/gpu/pack.sh            pack into .gpubench/ and .gl/ (both git-ignored here)
 #   bash bench/gpu/pack.sh --check    pack, then check here that the carried Node and Dawn load
@@ -14,10 +15,10 @@ exclude="$(git rev-parse --git-path info/exclude)"
 mkdir -p "$(dirname "$exclude")"
 for path in /.gpubench/ /.gl/; do grep -qxF "$path" "$exclude" 2>/dev/null || echo "$path" >>"$exclude"; done
 
-npx tsc -p tsconfig.test.json
-
 rm -rf .gpubench
-mkdir -p .gpubench/node_modules/webgpu/dist
+mkdir -p .gpubench/node_modules/webgpu/dist .gpubench/bench
+npx tsc -p tsconfig.test.json --outDir .gpubench/build
+cp bench/torch-baseline.py .gpubench/bench/
 xz -T0 -3 -c "$(command -v node)" >.gpubench/node.xz
 for package in wgsl_reflect benchmark lodash platform; do cp -r "node_modules/$package" .gpubench/node_modules/; done
 cp node_modules/webgpu/package.json node_modules/webgpu/index.js .gpubench/node_modules/webgpu/
@@ -32,8 +33,8 @@ if ! ls .gl/libvulkan1_*.deb >/dev/null 2>&1; then
 fi
 
 tracked=$(git ls-files -z | xargs -0 stat -c %s 2>/dev/null | awk '{ s += $1 } END { print s + 0 }')
-carried=$(du -sb .gpubench .gl build | awk '{ s += $1 } END { print s }')
-echo "carried: $(du -sh .gpubench .gl build | tr '\n' ' ')"
+carried=$(du -sb .gpubench .gl | awk '{ s += $1 } END { print s }')
+echo "carried: $(du -sh .gpubench .gl | tr '\n' ' ')"
 echo "travels in all: $(((tracked + carried) / 1024 / 1024)) MiB of the $((LIMIT / 1024 / 1024)) MiB limit"
 if [ $((tracked + carried)) -gt $LIMIT ]; then echo "too large to travel" >&2; exit 1; fi
 

@@ -21,18 +21,19 @@ fi
 node=$(mktemp -d)/node
 xz -dc .gpubench/node.xz >"$node"
 chmod +x "$node"
-# ES modules resolve packages from node_modules above the importing file: build/ finds ./node_modules.
-if [ ! -e node_modules ]; then ln -s .gpubench/node_modules node_modules; fi
+# ES modules resolve packages from the node_modules above the importing file: .gpubench/node_modules.
 echo "node $("$node" --version)"
 
 if [ "$check" = 1 ]; then
-  "$node" --input-type=module -e "
+  (cd .gpubench/build && "$node" --input-type=module -e "
     const { create, globals } = await import('webgpu');
     Object.assign(globalThis, globals);
     const adapter = await create([]).requestAdapter();
-    console.log('carried Dawn loads; adapter:', adapter ? adapter.info.description || adapter.info.device : 'none');
-    process.exit(0);"
+    await import('./bench/matmul.js');
+    await import('./bench/train.js');
+    console.log('carried Dawn and the bench modules load; adapter:', adapter ? adapter.info.description || adapter.info.device : 'none');
+    process.exit(0);")
   exit 0
 fi
 
-SIMBERT_ADAPTER=hardware "$node" build/bench/gpu/bench.js "$out/gpu-results.md" 2>&1 | tee "$out/gpu-bench.log"
+SIMBERT_ADAPTER=hardware "$node" .gpubench/build/bench/gpu/bench.js "$out/gpu-results.md" 2>&1 | tee "$out/gpu-bench.log"
