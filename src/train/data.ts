@@ -15,7 +15,6 @@
  * the set is binary; otherwise it is graded (an STS-B style score) and every label must lie in
  * [0, 5]. A caller can demand one kind instead of detecting it.
  */
-import { readFileSync } from 'node:fs';
 import type { Tokenizer } from '../model/tokenizer.js';
 
 /** Number of word pieces of a text, without [CLS] and [SEP]. */
@@ -66,13 +65,8 @@ export type LabelKind = 'auto' | 'binary' | 'graded';
 
 export const GRADED_LABEL_MAX = 5;
 
-function readText(path: string): string {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new DataError(path, 'file', `cannot read it (${(error as Error).message})`);
-  }
+function decodeText(bytes: Uint8Array): string {
+  const text = new TextDecoder('utf-8', { ignoreBOM: true }).decode(bytes);
   return text.startsWith('\uFEFF') ? text.slice(1) : text;
 }
 
@@ -412,11 +406,12 @@ function checkText(file: string, location: string, line: number, text: string, t
 }
 
 /**
- * Reads a train file of paraphrase groups (see the module comment for the formats).
+ * Parses the bytes of a train file of paraphrase groups (see the module comment for the formats);
+ * `path` names it in errors.
  * `tokenCounter`, when given, rejects texts that tokenize to nothing.
  */
-export function loadTrainGroups(path: string, tokenCounter?: TokenCounter): TrainGroups {
-  const text = readText(path);
+export function parseTrainGroups(bytes: Uint8Array, path: string, tokenCounter?: TokenCounter): TrainGroups {
+  const text = decodeText(bytes);
   const { format, rawGroups } = readRawGroups(path, text);
   const groups: string[][] = [];
   let dropped = 0;
@@ -451,11 +446,11 @@ export function loadTrainGroups(path: string, tokenCounter?: TokenCounter): Trai
 const LABEL_PATTERN = /^(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)$/;
 
 /**
- * Reads `text1<TAB>text2<TAB>label` lines. With `labelKind` 'auto' the set is binary when every
+ * Parses the bytes of a file of `text1<TAB>text2<TAB>label` lines (`path` names it in errors). With `labelKind` 'auto' the set is binary when every
  * label is 0 or 1 and graded otherwise; 'binary' and 'graded' demand that kind.
  */
-export function loadTestPairs(path: string, tokenCounter?: TokenCounter, labelKind: LabelKind = 'auto'): TestPairs {
-  const text = readText(path);
+export function parseTestPairs(bytes: Uint8Array, path: string, tokenCounter?: TokenCounter, labelKind: LabelKind = 'auto'): TestPairs {
+  const text = decodeText(bytes);
   const lines = text.split('\n').map((line) => (line.endsWith('\r') ? line.slice(0, -1) : line));
   while (lines.length > 0 && (lines[lines.length - 1] as string).trim() === '') lines.pop();
   if (lines.length === 0) throw new DataError(path, 'file', 'the file is empty; expected lines text1<TAB>text2<TAB>label');
@@ -506,17 +501,11 @@ export function wordPieceCounter(tokenizer: Tokenizer): TokenCounter {
 }
 
 /**
- * Reads a file of one text per line: UTF-8 (invalid bytes are an error naming the line), a
+ * Parses the bytes of a file of one text per line (`path` names it in errors): UTF-8 (invalid bytes are an error naming the line), a
  * leading BOM stripped, LF or CRLF, empty lines allowed only at the end. A line that is empty,
  * or empty after tokenizing, is a DataError naming the file and line.
  */
-export function loadTextLines(path: string, countTokens: TokenCounter): string[] {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(path);
-  } catch (error) {
-    throw new DataError(path, 'file', `cannot read it (${(error as Error).message})`);
-  }
+export function parseTextLines(bytes: Uint8Array, path: string, countTokens: TokenCounter): string[] {
   const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
   const lines: string[] = [];
   for (let start = 0; start <= bytes.length;) {
