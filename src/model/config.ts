@@ -34,12 +34,19 @@ const DEFAULT_HIDDEN_ACT = 'gelu';
 const DEFAULT_DROPOUT = 0.1;
 const DEFAULT_INITIALIZER_RANGE = 0.02;
 
-/** Parses a bert_config.json text (or an already-parsed object); `sourceName` names it in errors. */
+/** Parses a bert_config.json file's bytes, its text, or an already-parsed object; `sourceName` names it in errors. */
 export function parseBertConfig(json: unknown, sourceName: string): BertConfig {
   let value = json;
-  if (typeof json === 'string') {
+  if (json instanceof Uint8Array) {
     try {
-      value = JSON.parse(json);
+      value = new TextDecoder('utf-8', { fatal: true }).decode(json);
+    } catch {
+      throw new ConfigError(`${sourceName}: not valid UTF-8 text`);
+    }
+  }
+  if (typeof value === 'string') {
+    try {
+      value = JSON.parse(value);
     } catch (error) {
       throw new ConfigError(`${sourceName}: not valid JSON (${(error as Error).message})`);
     }
@@ -87,17 +94,6 @@ export function parseBertConfig(json: unknown, sourceName: string): BertConfig {
     fail('hidden_size', `(${config.hiddenSize}) must be divisible by "num_attention_heads" (${config.numAttentionHeads})`);
   }
   return config;
-}
-
-/** Parses the bytes of a bert_config.json file; `sourceName` (its path or URL) names it in errors. */
-export function parseBertConfigBytes(bytes: Uint8Array, sourceName: string): BertConfig {
-  let text: string;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-  } catch {
-    throw new ConfigError(`${sourceName}: not valid UTF-8`);
-  }
-  return parseBertConfig(text, sourceName);
 }
 
 /** The bert_config.json object for a config, with Google's key names. */

@@ -9,9 +9,9 @@ import type { FileFolder } from '../formats/folder.js';
 import { bytesShard, CheckpointReader, parseCheckpointIndex } from './checkpoint/bundle-reader.js';
 import { CheckpointError } from './checkpoint/errors.js';
 import { dataShardFileName, indexFileName } from './checkpoint/paths.js';
-import { parseBertConfigBytes, type BertConfig } from './config.js';
+import { parseBertConfig, type BertConfig } from './config.js';
 import { loadWeightArrays } from './load.js';
-import { buildVocab, vocabTokensFromBytes, type Vocab } from './vocab.js';
+import { buildVocab, parseVocab, vocabTokensFromBytes, type Vocab } from './vocab.js';
 
 /** The files of a model folder as `train --out` writes it (what bert4keras loads, plus trainer-state.json for --resume). */
 export const MODEL_FILES = {
@@ -62,20 +62,16 @@ export async function openFolderCheckpoint(folder: FileFolder, prefixName: strin
   if (!(await folder.has(indexName))) {
     throw new CheckpointError(`${folder.describe(indexName)}: no such file (give the checkpoint prefix, e.g. dir/bert_model.ckpt for dir/bert_model.ckpt.index)`);
   }
-  const index = parseCheckpointIndex(folder.describe(prefixName), await folder.read(indexName));
-  const shards = await Promise.all(index.dataFiles.map(async (_, shard) => {
+  const index = parseCheckpointIndex(await folder.read(indexName), folder.describe(indexName));
+  const shards = await Promise.all(Array.from({ length: index.header.numShards }, async (_, shard) => {
     const name = dataShardFileName(prefixName, shard, index.header.numShards);
     return (await folder.has(name)) ? bytesShard(await folder.read(name)) : null;
   }));
-  return new CheckpointReader(index, shards);
+  return new CheckpointReader(folder.describe(prefixName), index, shards);
 }
 
 async function readConfig(file: FileInFolder): Promise<BertConfig> {
-  return parseBertConfigBytes(await file.folder.read(file.name), file.folder.describe(file.name));
-}
-
-async function readVocabTokens(file: FileInFolder): Promise<string[]> {
-  return vocabTokensFromBytes(await file.folder.read(file.name));
+  return parseBertConfig(await file.folder.read(file.name), file.folder.describe(file.name));
 }
 
 /** The optimizer step saved in trainer-state.json, 0 when the folder has none. */
@@ -105,9 +101,8 @@ function readOptimizer(reader: CheckpointReader, names: Iterable<string>, step: 
 /** Loads a model folder written by `train --out` (its vocabulary is used as it is). */
 export async function loadModelFolder(folder: FileFolder, options: FolderLoadOptions = {}): Promise<LoadedModel> {
   const configFile = { folder, name: MODEL_FILES.config };
-  const vocabFile = { folder, name: MODEL_FILES.vocab };
   const config = await readConfig(configFile);
-  const { vocab } = buildVocab(await readVocabTokens(vocabFile), {}, `vocabulary file '${folder.describe(MODEL_FILES.vocab)}'`);
+  const { vocab } = parseVocab(await folder.read(MODEL_FILES.vocab), folder.describe(MODEL_FILES.vocab));
   if (vocab.tokens.length !== config.vocabSize) {
     throw new Error(`${folder.describe(MODEL_FILES.vocab)} has ${vocab.tokens.length} tokens but ${folder.describe(MODEL_FILES.config)} says vocab_size ${config.vocabSize}`);
   }
@@ -132,7 +127,7 @@ export async function loadPretrainedModel(
   const configPath = files.config.folder.describe(files.config.name);
   const vocabPath = files.vocab.folder.describe(files.vocab.name);
   const config = await readConfig(files.config);
-  const lineTokens = await readVocabTokens(files.vocab);
+  const lineTokens = vocabTokensFromBytes(await files.vocab.folder.read(files.vocab.name));
   if (lineTokens.length !== config.vocabSize) {
     throw new Error(`${vocabPath} has ${lineTokens.length} lines but ${configPath} says vocab_size ${config.vocabSize}`);
   }

@@ -132,6 +132,11 @@ export function buildVocab(lineTokens: readonly string[], options: LoadVocabOpti
   return { vocab: { tokens: [...ids.keys()], ids }, keepTokens };
 }
 
+/** A vocab file's bytes read as bert4keras `load_vocab`; `name` (its path or URL) names it in errors. */
+export function parseVocab(bytes: Uint8Array, name: string, options: LoadVocabOptions = {}): LoadedVocab {
+  return buildVocab(vocabTokensFromBytes(bytes), options, `vocabulary file '${name}'`);
+}
+
 /**
  * The text of a vocab file holding one token per line in id order (bert4keras `save_vocab`), so
  * that reading it gives back the same tokens and ids; refuses a vocab for which that would not

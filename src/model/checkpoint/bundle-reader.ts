@@ -26,18 +26,6 @@ export function bytesShard(bytes: Uint8Array): ShardReader {
   return { size: bytes.length, read: (offset, length) => bytes.slice(offset, offset + length), close: () => {} };
 }
 
-/** The parsed `.index` of a checkpoint: what it holds and which data shards hold it. */
-export interface CheckpointIndex {
-  /** The checkpoint prefix as messages show it (a path or URL without `.index`). */
-  readonly prefix: string;
-  readonly indexPath: string;
-  readonly header: BundleHeader;
-  /** Every tensor, sorted by name as stored (bytewise). */
-  readonly tensors: CheckpointTensorInfo[];
-  /** The data shard files the header calls for, in shard order, named as `prefix` is. */
-  readonly dataFiles: string[];
-}
-
 export interface CheckpointTensorInfo {
   name: string;
   /** Short dtype name: 'float32', 'int64', 'string', ... */
@@ -68,13 +56,15 @@ function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** Parses a checkpoint's `.index` bytes; `prefix` names the checkpoint in messages. */
-export function parseCheckpointIndex(prefix: string, file: Uint8Array): CheckpointIndex {
-  const indexPath = indexFileName(prefix);
+/**
+ * The header and tensor list of a checkpoint's `.index` file from its bytes; anything malformed
+ * is a CheckpointError whose message starts with `indexName`.
+ */
+export function parseCheckpointIndex(bytes: Uint8Array, indexName: string): { header: BundleHeader; tensors: CheckpointTensorInfo[] } {
   const decoder = new TextDecoder();
   const tensors: CheckpointTensorInfo[] = [];
   try {
-    const entries = readTable(file);
+    const entries = readTable(bytes);
     if (entries.length === 0 || entries[0].key.length !== 0) throw new Error('it has no bundle header (the entry with the empty key)');
     const header = decodeBundleHeader(entries[0].value);
     checkHeader(header);
@@ -95,15 +85,13 @@ export function parseCheckpointIndex(prefix: string, file: Uint8Array): Checkpoi
         offset: entry.offset, byteSize: entry.size, crc32c: entry.crc32c, partitioned: entry.slices.length > 0,
       });
     }
-    const dataFiles = Array.from({ length: header.numShards }, (_, shard) => dataShardFileName(prefix, shard, header.numShards));
-    return { prefix, indexPath, header, tensors, dataFiles };
+    return { header, tensors };
   } catch (error) {
-    throw new CheckpointError(`${indexPath}: ${describe(error)}`);
+    throw new CheckpointError(`${indexName}: ${describe(error)}`);
   }
 }
 
 export class CheckpointReader {
-  readonly prefix: string;
   readonly indexPath: string;
   readonly header: BundleHeader;
   /** Every tensor, sorted by name as stored (bytewise). */
@@ -115,17 +103,24 @@ export class CheckpointReader {
   private readonly byName: Map<string, CheckpointTensorInfo>;
   private closed = false;
 
-  /** `shards[i]` reads `index.dataFiles[i]`, or is null when that file is absent. */
-  constructor(index: CheckpointIndex, private readonly shards: readonly (ShardReader | null)[]) {
-    if (shards.length !== index.dataFiles.length) {
-      throw new Error(`${index.indexPath}: ${shards.length} data shard readers given for ${index.dataFiles.length} shards`);
-    }
-    this.prefix = index.prefix;
-    this.indexPath = index.indexPath;
+  /**
+   * A checkpoint from its parsed index (see parseCheckpointIndex); `prefix` names it in messages
+   * (a path or URL without `.index`), and `shards[i]` reads data shard i, or is null when that
+   * file is absent.
+   */
+  constructor(
+    readonly prefix: string,
+    index: { header: BundleHeader; tensors: CheckpointTensorInfo[] },
+    private readonly shards: readonly (ShardReader | null)[],
+  ) {
+    this.indexPath = indexFileName(prefix);
     this.header = index.header;
     this.tensors = index.tensors;
-    this.dataFiles = index.dataFiles;
     this.byName = new Map(index.tensors.map((tensor) => [tensor.name, tensor]));
+    this.dataFiles = Array.from({ length: index.header.numShards }, (_, shard) => dataShardFileName(prefix, shard, index.header.numShards));
+    if (shards.length !== this.dataFiles.length) {
+      throw new Error(`${this.indexPath}: ${shards.length} data shard readers given for ${this.dataFiles.length} shards`);
+    }
     this.missingDataFiles = this.dataFiles.filter((_, shard) => shards[shard] === null);
   }
 
