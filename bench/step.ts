@@ -89,6 +89,8 @@ export interface StepResult {
   submissions: number;
   peakBytes: number;
   loss: number;
+  /** Distinct pipelines one step dispatches. */
+  pipelines: number;
 }
 
 /** A model of `spec` with the benches' random weights, and its release (weights, then the pool's free buffers). */
@@ -123,8 +125,10 @@ export async function benchStep(spec: ModelConfigSpec, rows: number, tokens: num
     }
   };
   // Warm-up: compiles every pipeline and fills the pool's free lists.
+  gpu.resetPipelineUse();
   step(1);
   await gpu.sync();
+  const pipelines = gpu.pipelinesUsed();
   gpu.pool.resetPeaks();
   const times: number[] = [];
   const cpu: number[] = [];
@@ -149,7 +153,7 @@ export async function benchStep(spec: ModelConfigSpec, rows: number, tokens: num
   release();
   return {
     config: spec.name, rows, tokens, medianMs: median(times), samples, cpuMsPerStep: median(cpu),
-    dispatches: median(dispatches), submissions: median(submissions), peakBytes, loss,
+    dispatches: median(dispatches), submissions: median(submissions), peakBytes, loss, pipelines,
   };
 }
 

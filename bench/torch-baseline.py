@@ -13,6 +13,7 @@ second-segment token, seq2seq cross-entropy + in-batch similarity loss (scale 30
 config says, and torch.optim.AdamW (the same work per parameter as bert4keras's AdamW). The batch
 layout matches bench/step.ts: [CLS] a [SEP] b [SEP] filling the row, random word-piece ids.
 """
+import ctypes
 import json
 import math
 import os
@@ -155,6 +156,18 @@ def time_encode(spec):
     return {"config": c["name"], "rows": spec["rows"], "tokens": spec["tokens"], "medianMs": ms, "sentencesPerSecond": spec["rows"] * 1e3 / ms}
 
 
+def openblas_core():
+    """The kernel set OpenBLAS chose for this CPU (or was told to use), e.g. 'SkylakeX'."""
+    for library in ("libopenblas.so.0", "libblas.so.3"):
+        try:
+            corename = ctypes.CDLL(library).openblas_get_corename
+        except (OSError, AttributeError):
+            continue
+        corename.restype = ctypes.c_char_p
+        return corename().decode()
+    return "unknown (no OpenBLAS with openblas_get_corename loaded)"
+
+
 request = json.loads(sys.argv[1])
 if isinstance(request, list):
     request = {"matmul": request}
@@ -166,6 +179,8 @@ print(json.dumps({
     "torch": torch.__version__,
     "threads": torch.get_num_threads(),
     "blas": blas,
+    "openblasCore": openblas_core() + "".join(
+        f" ({name}={os.environ[name]} set)" for name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if name in os.environ),
     "matmul": [time_matmul(*shape) for shape in request.get("matmul", [])],
     "steps": [time_step(spec) for spec in request.get("steps", [])],
     "encode": [time_encode(spec) for spec in request.get("encode", [])],

@@ -370,7 +370,174 @@ def main():
         print(f'  {os.path.relpath(path, ROOT)}: {os.path.getsize(path)} bytes sha256 {digest}')
 
 
+# ---------------------------------------------------------------- interop fixtures (issue #11)
+# A second, smaller BERT written the ways HuggingFace folders hold one, for the readers in
+# src/formats: test/fixtures/interop/
+#   reference.json + reference.bin  the weights under TensorFlow names and layouts, its
+#                                    vocabulary, and the pooled vectors of a few texts computed
+#                                    here in float64 (the independent reference for `encode`)
+#   hf-mlm/      config.json, vocab.txt, pytorch_model.bin by torch.save: BertForMaskedLM keys
+#                (bert./cls. prefixes, the tied decoder weight, the position_ids buffer)
+#   hf-base/     the same as BertModel keys (no prefix, no MLM head), LayerNorm gamma/beta as
+#                older checkpoints name them, and linear weights saved as transposed views
+#   hf-safetensors/  BertForMaskedLM keys in model.safetensors, written by this script's own
+#                safetensors writer (struct + json), not by the project's
+#   evil-pytorch_model.bin      a zip whose data.pkl calls os.system when unpickled
+#   legacy-pytorch_model.bin    torch.save's pre-1.6 format
+# It uses its own generator, so the parity fixture above is unchanged by it.
+
+INTEROP_DIR = os.path.join(ROOT, 'test', 'fixtures', 'interop')
+INTEROP_CONFIG = {
+    'attention_probs_dropout_prob': 0.1,
+    'hidden_act': 'gelu',
+    'hidden_dropout_prob': 0.1,
+    'hidden_size': 16,
+    'initializer_range': 0.02,
+    'intermediate_size': 32,
+    'max_position_embeddings': 32,
+    'num_attention_heads': 2,
+    'num_hidden_layers': 2,
+    'type_vocab_size': 2,
+}
+INTEROP_VOCAB = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'] + list('我你他好吗是的天气怎么样去上海北京火车票') + ['今天', '##们']
+INTEROP_TEXTS = ['我好', '你好吗', '北京天气怎么样', '去上海的火车票', '他是我']
+
+
+def interop_tf_params(config):
+    """TF-named float32 parameters in TF layouts, drawn from a private generator."""
+    global CONFIG
+    saved, CONFIG = CONFIG, config
+    try:
+        shapes = param_shapes()
+    finally:
+        CONFIG = saved
+    gen = torch.Generator().manual_seed(1106)
+    params = {}
+    for name, shape in shapes:
+        scale = 0.05 if len(shape) == 1 else 0.3
+        base = 1.0 if name.endswith('/gamma') else 0.0
+        params[name] = (base + scale * torch.randn(shape, generator=gen, dtype=torch.float32)).to(torch.float32)
+    return shapes, params
+
+
+def interop_pooled(config, params):
+    """Pooled vectors ([CLS] text [SEP], segment 0) of INTEROP_TEXTS, in float64."""
+    global CONFIG
+    saved, CONFIG = CONFIG, config
+    try:
+        p = {n: t.to(DT) for n, t in params.items()}
+        vectors = []
+        for text in INTEROP_TEXTS:
+            ids = torch.tensor([[CLS] + [INTEROP_VOCAB.index(c) for c in text] + [SEP]])
+            _, pooled, _ = forward(p, ids, torch.zeros_like(ids))
+            vectors.append([float(v) for v in pooled[0].to(torch.float32)])
+        return vectors
+    finally:
+        CONFIG = saved
+
+
+def hf_name(tf_name):
+    """BertForMaskedLM key of a TF BERT variable, and whether its value is transposed."""
+    name = tf_name.replace('/', '.').replace('.layer_', '.layer.')
+    name = name.replace('LayerNorm.gamma', 'LayerNorm.weight').replace('LayerNorm.beta', 'LayerNorm.bias')
+    name = name.replace('cls.predictions.output_bias', 'cls.predictions.bias')
+    if name.endswith('.kernel'):
+        return name[:-len('kernel')] + 'weight', True
+    if name.endswith('_embeddings'):
+        return name + '.weight', False
+    return name, False
+
+
+def write_safetensors_by_hand(path, tensors, metadata):
+    header = {'__metadata__': metadata}
+    blobs, offset = [], 0
+    for name, t in tensors:
+        data = t.contiguous().numpy().astype('<f4').tobytes()
+        header[name] = {'dtype': 'F32', 'shape': list(t.shape), 'data_offsets': [offset, offset + len(data)]}
+        blobs.append(data)
+        offset += len(data)
+    text = json.dumps(header).encode('utf-8')
+    with open(path, 'wb') as f:
+        f.write(struct.pack('<Q', len(text)) + text + b''.join(blobs))
+
+
+def write_hf_folder(name, config, state, weights_file):
+    folder = os.path.join(INTEROP_DIR, name)
+    os.makedirs(folder, exist_ok=True)
+    hf_config = dict(config, vocab_size=len(INTEROP_VOCAB), model_type='bert', architectures=[
+        'BertForMaskedLM' if name != 'hf-base' else 'BertModel'], layer_norm_eps=1e-12, pad_token_id=0,
+        position_embedding_type='absolute')
+    with open(os.path.join(folder, 'config.json'), 'w', encoding='utf-8') as f:
+        f.write(json.dumps(hf_config, indent=2, sort_keys=True) + '\n')
+    with open(os.path.join(folder, 'vocab.txt'), 'w', encoding='utf-8') as f:
+        f.write(''.join(t + '\n' for t in INTEROP_VOCAB))
+    if weights_file == 'model.safetensors':
+        write_safetensors_by_hand(os.path.join(folder, weights_file), state, {'format': 'pt'})
+    else:
+        torch.save(state, os.path.join(folder, weights_file))
+
+
+class _RunsACommand:
+    def __reduce__(self):
+        return (os.system, ('echo this must never run',))
+
+
+def make_interop_fixtures():
+    import collections
+    import pickle
+    import zipfile
+    config = dict(INTEROP_CONFIG)
+    shapes, params = interop_tf_params(dict(config, vocab_size=len(INTEROP_VOCAB)))
+    os.makedirs(INTEROP_DIR, exist_ok=True)
+
+    blob, index, offset = bytearray(), [], 0
+    for name, shape in shapes:
+        blob += params[name].numpy().astype('<f4').tobytes()
+        index.append({'name': name, 'shape': shape, 'offset': offset, 'length': params[name].numel()})
+        offset += params[name].numel()
+    with open(os.path.join(INTEROP_DIR, 'reference.bin'), 'wb') as f:
+        f.write(bytes(blob))
+    reference = {'config': dict(config, vocab_size=len(INTEROP_VOCAB)), 'vocab': INTEROP_VOCAB, 'arrays': index,
+                 'texts': INTEROP_TEXTS, 'pooled': interop_pooled(dict(config, vocab_size=len(INTEROP_VOCAB)), params)}
+    with open(os.path.join(INTEROP_DIR, 'reference.json'), 'w', encoding='utf-8') as f:
+        f.write(json.dumps(reference, indent=1, sort_keys=True) + '\n')
+
+    mlm = collections.OrderedDict()
+    for name, _ in shapes:
+        key, transpose = hf_name(name)
+        mlm[key] = params[name].t().contiguous() if transpose else params[name].clone()
+    mlm['bert.embeddings.position_ids'] = torch.arange(config['max_position_embeddings']).expand((1, -1))
+    mlm['cls.predictions.decoder.weight'] = mlm['bert.embeddings.word_embeddings.weight']  # tied: one storage
+    mlm['cls.predictions.decoder.bias'] = mlm['cls.predictions.bias']
+    write_hf_folder('hf-mlm', config, mlm, 'pytorch_model.bin')
+
+    base = collections.OrderedDict()
+    for name, _ in shapes:
+        if not name.startswith('bert/'):
+            continue
+        key, transpose = hf_name(name)
+        key = key[len('bert.'):].replace('LayerNorm.weight', 'LayerNorm.gamma').replace('LayerNorm.bias', 'LayerNorm.beta')
+        base[key] = params[name].t() if transpose else params[name].clone()  # a strided view, as saved
+    write_hf_folder('hf-base', config, base, 'pytorch_model.bin')
+
+    tensors = [(hf_name(n)[0], params[n].t() if hf_name(n)[1] else params[n]) for n, _ in shapes]
+    write_hf_folder('hf-safetensors', config, list(reversed(tensors)), 'model.safetensors')
+
+    with zipfile.ZipFile(os.path.join(INTEROP_DIR, 'evil-pytorch_model.bin'), 'w', zipfile.ZIP_STORED) as z:
+        info = zipfile.ZipInfo('evil/data.pkl', date_time=(1980, 1, 1, 0, 0, 0))
+        z.writestr(info, pickle.dumps(collections.OrderedDict(x=_RunsACommand()), protocol=2))
+    torch.save(collections.OrderedDict(w=torch.ones(2)), os.path.join(INTEROP_DIR, 'legacy-pytorch_model.bin'),
+               _use_new_zipfile_serialization=False)
+    for root, _, files in sorted(os.walk(INTEROP_DIR)):
+        for file in sorted(files):
+            path = os.path.join(root, file)
+            with open(path, 'rb') as f:
+                digest = hashlib.sha256(f.read()).hexdigest()
+            print(f'  {os.path.relpath(path, ROOT)}: {os.path.getsize(path)} bytes sha256 {digest}')
+
+
 if __name__ == '__main__':
     if sys.version_info < (3, 7):
         raise SystemExit('python 3.7+ required')
     main()
+    make_interop_fixtures()

@@ -57,6 +57,8 @@ export type BindingValue = PooledBuffer | ScratchTexture | UniformValues;
 export interface GpuCounters {
   dispatches: number;
   submissions: number;
+  /** Distinct pipelines compiled: each costs a shader compile (lavapipe: LLVM) unless the driver's cache has it. */
+  pipelines: number;
 }
 
 const UNIFORM_ALIGNMENT = 256;
@@ -87,8 +89,9 @@ export class Gpu {
   readonly pool: BufferPool;
   /** Scratch storage textures, counted against the pool's cap. */
   readonly textures: ScratchTextures;
-  readonly counters: GpuCounters = { dispatches: 0, submissions: 0 };
+  readonly counters: GpuCounters = { dispatches: 0, submissions: 0, pipelines: 0 };
   private readonly pipelines = new Map<string, Kernel>();
+  private readonly pipelinesInUse = new Set<Kernel>();
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private readonly uniformChunks: GPUBuffer[] = [];
@@ -166,6 +169,7 @@ export class Gpu {
     });
     const kernel: Kernel = { name: source.name, pipeline, layout, bindings: reflected.bindings, workgroupSize: reflected.workgroupSize };
     this.pipelines.set(key, kernel);
+    this.counters.pipelines++;
     return kernel;
   }
 
@@ -188,6 +192,16 @@ export class Gpu {
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(x, y, z);
     this.counters.dispatches++;
+    this.pipelinesInUse.add(kernel);
+  }
+
+  /** Distinct pipelines dispatched since the last resetPipelineUse (what a piece of work needs compiled). */
+  pipelinesUsed(): number {
+    return this.pipelinesInUse.size;
+  }
+
+  resetPipelineUse(): void {
+    this.pipelinesInUse.clear();
   }
 
   /** Lends a storage buffer from the pool (contents undefined). */

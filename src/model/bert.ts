@@ -84,12 +84,7 @@ export class SimBert {
     const nextSeed = () => seed++;
 
     const positions = Array.from({ length: rows * seqLen }, (_, i) => i % seqLen);
-    const shape = [rows, seqLen];
-    let x = add(
-      add(embedding(this.weight('bert/embeddings/word_embeddings'), batch.tokenIds, shape), embedding(this.weight('bert/embeddings/position_embeddings'), positions, shape)),
-      embedding(this.weight('bert/embeddings/token_type_embeddings'), batch.segmentIds, shape),
-    );
-    x = layerNorm(x, this.weight('bert/embeddings/LayerNorm/gamma'), this.weight('bert/embeddings/LayerNorm/beta'), LAYER_NORM_EPS);
+    let x = this.embed(batch.tokenIds, positions, batch.segmentIds, [rows, seqLen]);
     x = dropout(x, hiddenRate, nextSeed());
     const hiddenStates = options.collectHiddenStates ? [x] : [];
 
@@ -97,29 +92,54 @@ export class SimBert {
     const clsRows = Array.from({ length: rows }, (_, b) => b * seqLen);
     const clsOf = (t: Tensor) => embedding(reshape(t, [rows * seqLen, config.hiddenSize]), clsRows, [rows]);
     for (let layer = 0; layer < config.numHiddenLayers; layer++) {
-      const w = (name: string) => this.weight(`bert/encoder/layer_${layer}/${name}`);
-      const q = linear(x, w('attention/self/query/kernel'), w('attention/self/query/bias'));
-      const k = linear(x, w('attention/self/key/kernel'), w('attention/self/key/bias'));
-      const v = linear(x, w('attention/self/value/kernel'), w('attention/self/value/bias'));
+      const { q, k, v } = this.queryKeyValue(layer, x);
       const attentionDropout = attentionRate > 0 ? { rate: attentionRate, seed: nextSeed() } : undefined;
       let context = unilmAttention(q, k, v, config.numAttentionHeads, mask, attentionDropout);
       if (options.pooledOnly && layer === config.numHiddenLayers - 1) {
         context = clsOf(context);
         x = clsOf(x);
       }
-      let attended = linear(context, w('attention/output/dense/kernel'), w('attention/output/dense/bias'));
-      attended = dropout(attended, hiddenRate, nextSeed());
-      x = layerNorm(add(x, attended), w('attention/output/LayerNorm/gamma'), w('attention/output/LayerNorm/beta'), LAYER_NORM_EPS);
-      const inner = linear(x, w('intermediate/dense/kernel'), w('intermediate/dense/bias'), 'gelu');
-      let ffn = linear(inner, w('output/dense/kernel'), w('output/dense/bias'));
-      ffn = dropout(ffn, hiddenRate, nextSeed());
-      x = layerNorm(add(x, ffn), w('output/LayerNorm/gamma'), w('output/LayerNorm/beta'), LAYER_NORM_EPS);
+      x = this.layerOutput(layer, x, context, hiddenRate, nextSeed);
       if (options.collectHiddenStates) hiddenStates.push(x);
     }
 
     const cls = options.pooledOnly && config.numHiddenLayers > 0 ? x : clsOf(x);
     const pooled = linear(cls, this.weight('bert/pooler/dense/kernel'), this.weight('bert/pooler/dense/bias'));
     return { sequence: x, pooled, hiddenStates };
+  }
+
+  /** The embeddings LayerNorm of word + position + token-type embeddings; ids are host values of `shape`. */
+  embed(tokenIds: ArrayLike<number>, positions: ArrayLike<number>, segmentIds: ArrayLike<number>, shape: readonly number[]): Tensor {
+    const x = add(
+      add(embedding(this.weight('bert/embeddings/word_embeddings'), tokenIds, shape), embedding(this.weight('bert/embeddings/position_embeddings'), positions, shape)),
+      embedding(this.weight('bert/embeddings/token_type_embeddings'), segmentIds, shape),
+    );
+    return layerNorm(x, this.weight('bert/embeddings/LayerNorm/gamma'), this.weight('bert/embeddings/LayerNorm/beta'), LAYER_NORM_EPS);
+  }
+
+  /** A layer's query, key and value projections of x [..., hidden]. */
+  queryKeyValue(layer: number, x: Tensor): { q: Tensor; k: Tensor; v: Tensor } {
+    const w = (name: string) => this.weight(`bert/encoder/layer_${layer}/attention/self/${name}`);
+    return {
+      q: linear(x, w('query/kernel'), w('query/bias')),
+      k: linear(x, w('key/kernel'), w('key/bias')),
+      v: linear(x, w('value/kernel'), w('value/bias')),
+    };
+  }
+
+  /**
+   * A layer after its attention: output projection, residual and LayerNorm, FFN, residual and
+   * LayerNorm; dropout at `hiddenRate` after the projection and the FFN (seeds from nextSeed).
+   */
+  layerOutput(layer: number, x: Tensor, context: Tensor, hiddenRate = 0, nextSeed: () => number = () => 0): Tensor {
+    const w = (name: string) => this.weight(`bert/encoder/layer_${layer}/${name}`);
+    let attended = linear(context, w('attention/output/dense/kernel'), w('attention/output/dense/bias'));
+    attended = dropout(attended, hiddenRate, nextSeed());
+    const y = layerNorm(add(x, attended), w('attention/output/LayerNorm/gamma'), w('attention/output/LayerNorm/beta'), LAYER_NORM_EPS);
+    const inner = linear(y, w('intermediate/dense/kernel'), w('intermediate/dense/bias'), 'gelu');
+    let ffn = linear(inner, w('output/dense/kernel'), w('output/dense/bias'));
+    ffn = dropout(ffn, hiddenRate, nextSeed());
+    return layerNorm(add(y, ffn), w('output/LayerNorm/gamma'), w('output/LayerNorm/beta'), LAYER_NORM_EPS);
   }
 
   /** MLM logits for hidden states [..., hidden] -> [..., vocab]: dense+GELU, LayerNorm, tied embeddings, bias. */

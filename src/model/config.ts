@@ -34,16 +34,16 @@ const DEFAULT_HIDDEN_ACT = 'gelu';
 const DEFAULT_DROPOUT = 0.1;
 const DEFAULT_INITIALIZER_RANGE = 0.02;
 
-/** Parses a bert_config.json file's bytes, its text, or an already-parsed object; `sourceName` names it in errors. */
+/**
+ * Upper bounds far above any published BERT (XLM-R's 250002-token vocabulary, 96 layers), so a
+ * corrupt size fails here instead of driving a loop or an allocation of that size.
+ */
+const MAX_SIZE = 1 << 20;
+const MAX_LAYERS = 1024;
+
+/** Parses a bert_config.json text (or an already-parsed object); `sourceName` starts every error message. */
 export function parseBertConfig(json: unknown, sourceName: string): BertConfig {
   let value = json;
-  if (json instanceof Uint8Array) {
-    try {
-      value = new TextDecoder('utf-8', { fatal: true }).decode(json);
-    } catch {
-      throw new ConfigError(`${sourceName}: not valid UTF-8 text`);
-    }
-  }
   if (typeof value === 'string') {
     try {
       value = JSON.parse(value);
@@ -58,10 +58,11 @@ export function parseBertConfig(json: unknown, sourceName: string): BertConfig {
   const fail = (key: string, problem: string): never => {
     throw new ConfigError(`${sourceName}: "${key}" ${problem}`);
   };
-  const positiveInteger = (key: string): number => {
+  const positiveInteger = (key: string, max = MAX_SIZE): number => {
     const v = raw[key];
     if (v === undefined) return fail(key, 'is missing');
     if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) return fail(key, `must be a positive integer, got ${JSON.stringify(v)}`);
+    if (v > max) return fail(key, `is ${v}, more than the ${max} this reader accepts`);
     return v;
   };
   const probability = (key: string): number => {
@@ -80,7 +81,7 @@ export function parseBertConfig(json: unknown, sourceName: string): BertConfig {
   const config: BertConfig = {
     vocabSize: positiveInteger('vocab_size'),
     hiddenSize: positiveInteger('hidden_size'),
-    numHiddenLayers: positiveInteger('num_hidden_layers'),
+    numHiddenLayers: positiveInteger('num_hidden_layers', MAX_LAYERS),
     numAttentionHeads: positiveInteger('num_attention_heads'),
     intermediateSize: positiveInteger('intermediate_size'),
     hiddenAct: hiddenAct as string,
@@ -94,6 +95,17 @@ export function parseBertConfig(json: unknown, sourceName: string): BertConfig {
     fail('hidden_size', `(${config.hiddenSize}) must be divisible by "num_attention_heads" (${config.numAttentionHeads})`);
   }
   return config;
+}
+
+/** Parses the bytes of a bert_config.json file; `sourceName` (its path or URL) names it in errors. */
+export function parseBertConfigBytes(bytes: Uint8Array, sourceName: string): BertConfig {
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new ConfigError(`${sourceName}: not valid UTF-8`);
+  }
+  return parseBertConfig(text, sourceName);
 }
 
 /** The bert_config.json object for a config, with Google's key names. */
@@ -176,10 +188,11 @@ export interface CheckpointValidation {
   unused: string[];
 }
 
+/** A TF checkpoint, or weights from another format under TF names (src/formats). */
 export interface CheckpointSource {
   readonly prefix: string;
-  readonly tensors: readonly CheckpointTensorInfo[];
-  get(name: string): CheckpointTensorInfo | undefined;
+  readonly tensors: readonly Pick<CheckpointTensorInfo, 'name' | 'dtype' | 'shape'>[];
+  get(name: string): Pick<CheckpointTensorInfo, 'name' | 'dtype' | 'shape'> | undefined;
 }
 
 /**

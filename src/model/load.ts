@@ -1,6 +1,5 @@
 import { SeededRandom } from './random.js';
-import type { CheckpointReader } from './checkpoint/index.js';
-import { bertParameterShapes, validateCheckpointAgainstConfig, type BertConfig } from './config.js';
+import { bertParameterShapes, validateCheckpointAgainstConfig, type BertConfig, type CheckpointSource } from './config.js';
 import { initialValues } from './parameters.js';
 
 export interface LoadOptions {
@@ -22,12 +21,17 @@ function gatherRows(data: Float32Array, rowLength: number, rows: readonly number
   return out;
 }
 
+/** Float32 tensors by TF name: a CheckpointReader, or another format's weights renamed (src/formats). */
+export interface WeightSource extends CheckpointSource {
+  readFloat32(name: string): Float32Array;
+}
+
 /**
  * Reads every BERT weight of `config` from a TensorFlow checkpoint (validated first, so a missing
  * or misshapen tensor is an error naming it), applying keep_tokens to the vocabulary-sized tensors.
  * Returns host arrays keyed by TF name, shaped for `keepTokens.length` (or the config's) vocabulary.
  */
-export function loadWeightArrays(reader: CheckpointReader, config: BertConfig, options: LoadOptions = {}): Map<string, Float32Array> {
+export function loadWeightArrays(reader: WeightSource, config: BertConfig, options: LoadOptions = {}): Map<string, Float32Array> {
   const validation = validateCheckpointAgainstConfig(reader, config, { allowMissing: options.allowMissing });
   for (const warning of validation.warnings) options.warn?.(`warning: ${warning}`);
   const random = new SeededRandom(options.seed ?? 0);

@@ -9,7 +9,7 @@ import type { FileFolder } from '../formats/folder.js';
 import { bytesShard, CheckpointReader, parseCheckpointIndex } from './checkpoint/bundle-reader.js';
 import { CheckpointError } from './checkpoint/errors.js';
 import { dataShardFileName, indexFileName } from './checkpoint/paths.js';
-import { parseBertConfig, type BertConfig } from './config.js';
+import { parseBertConfigBytes, type BertConfig } from './config.js';
 import { loadWeightArrays } from './load.js';
 import { buildVocab, parseVocab, vocabTokensFromBytes, type Vocab } from './vocab.js';
 
@@ -62,16 +62,16 @@ export async function openFolderCheckpoint(folder: FileFolder, prefixName: strin
   if (!(await folder.has(indexName))) {
     throw new CheckpointError(`${folder.describe(indexName)}: no such file (give the checkpoint prefix, e.g. dir/bert_model.ckpt for dir/bert_model.ckpt.index)`);
   }
-  const index = parseCheckpointIndex(await folder.read(indexName), folder.describe(indexName));
-  const shards = await Promise.all(Array.from({ length: index.header.numShards }, async (_, shard) => {
+  const index = parseCheckpointIndex(folder.describe(prefixName), await folder.read(indexName));
+  const shards = await Promise.all(index.dataFiles.map(async (_, shard) => {
     const name = dataShardFileName(prefixName, shard, index.header.numShards);
     return (await folder.has(name)) ? bytesShard(await folder.read(name)) : null;
   }));
-  return new CheckpointReader(folder.describe(prefixName), index, shards);
+  return new CheckpointReader(index, shards);
 }
 
 async function readConfig(file: FileInFolder): Promise<BertConfig> {
-  return parseBertConfig(await file.folder.read(file.name), file.folder.describe(file.name));
+  return parseBertConfigBytes(await file.folder.read(file.name), file.folder.describe(file.name));
 }
 
 /** The optimizer step saved in trainer-state.json, 0 when the folder has none. */

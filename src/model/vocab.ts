@@ -1,5 +1,10 @@
 import { codePointLength, isBertPunctuation, isCjkCharacter, isPythonWhitespace, pythonSplit } from './unicode.js';
 
+/** A vocabulary file that cannot be used; the message starts with the file's name. */
+export class VocabError extends Error {
+  override readonly name = 'VocabError';
+}
+
 /** A WordPiece vocabulary: `tokens[id]` is the token of an id, `ids` the id of a token. */
 export interface Vocab {
   tokens: string[];
@@ -32,7 +37,7 @@ const UTF8_REPLACEMENT_CHARACTER = [0xef, 0xbf, 0xbd];
  * (bytes EF BF BD) must survive, so the bytes are cut around them first. EF is a lead byte and
  * never continues an earlier sequence, so the cuts never change how the rest decodes.
  */
-function decodeUtf8DroppingInvalidBytes(bytes: Uint8Array): string {
+export function decodeUtf8DroppingInvalidBytes(bytes: Uint8Array): string {
   try {
     return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
   } catch {
@@ -118,8 +123,8 @@ export function buildVocab(lineTokens: readonly string[], options: LoadVocabOpti
   const keepTokens: number[] = [];
   for (const token of startswith) {
     const originalId = originalIds.get(token);
-    if (originalId === undefined) throw new Error(`${source} has no token '${token}', which the simplified vocabulary must start with`);
-    if (ids.has(token)) throw new Error(`'${token}' is listed twice in the tokens a simplified vocabulary starts with`);
+    if (originalId === undefined) throw new VocabError(`${source}: no token '${token}', which the simplified vocabulary must start with`);
+    if (ids.has(token)) throw new VocabError(`'${token}' is listed twice in the tokens a simplified vocabulary starts with`);
     ids.set(token, ids.size);
     keepTokens.push(originalId);
   }
@@ -132,9 +137,14 @@ export function buildVocab(lineTokens: readonly string[], options: LoadVocabOpti
   return { vocab: { tokens: [...ids.keys()], ids }, keepTokens };
 }
 
-/** A vocab file's bytes read as bert4keras `load_vocab`; `name` (its path or URL) names it in errors. */
+/**
+ * A vocab file's bytes read as bert4keras `load_vocab(path, simplified, startswith)`; `name`
+ * starts every error message. A file with no lines is an error.
+ */
 export function parseVocab(bytes: Uint8Array, name: string, options: LoadVocabOptions = {}): LoadedVocab {
-  return buildVocab(vocabTokensFromBytes(bytes), options, `vocabulary file '${name}'`);
+  const tokens = vocabTokensFromBytes(bytes);
+  if (tokens.length === 0) throw new VocabError(`${name}: the vocabulary file is empty; expected one token per line`);
+  return buildVocab(tokens, options, name);
 }
 
 /**

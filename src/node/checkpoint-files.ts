@@ -3,7 +3,7 @@ import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, s
 import { isAbsolute, join } from 'node:path';
 import { CheckpointReader, parseCheckpointIndex, type ShardReader } from '../model/checkpoint/bundle-reader.js';
 import { CheckpointError } from '../model/checkpoint/errors.js';
-import { checkpointPrefix, dataShardFileName, indexFileName } from '../model/checkpoint/paths.js';
+import { checkpointPrefix, indexFileName } from '../model/checkpoint/paths.js';
 
 /**
  * Like checkpointPrefix, but a directory is accepted too: the checkpoint named by its TensorFlow
@@ -72,9 +72,8 @@ export function openCheckpoint(path: string): CheckpointReader {
     const reason = code === 'ENOENT' ? 'no such file (give the checkpoint prefix, e.g. dir/bert_model.ckpt for dir/bert_model.ckpt.index)' : (error as Error).message;
     throw new CheckpointError(`${indexPath}: ${reason}`);
   }
-  const index = parseCheckpointIndex(file, indexPath);
-  const dataFiles = Array.from({ length: index.header.numShards }, (_, shard) => dataShardFileName(resolved.prefix, shard, index.header.numShards));
-  return new CheckpointReader(resolved.prefix, index, dataFiles.map((dataFile) => (isFile(dataFile) ? fileShard(dataFile) : null)));
+  const index = parseCheckpointIndex(resolved.prefix, file);
+  return new CheckpointReader(index, index.dataFiles.map((dataFile) => (isFile(dataFile) ? fileShard(dataFile) : null)));
 }
 
 function isFile(path: string): boolean {

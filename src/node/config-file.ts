@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { ConfigError, parseBertConfig, type BertConfig } from '../model/config.js';
+import { ConfigError, parseBertConfigBytes, type BertConfig } from '../model/config.js';
 
 /** Reads and validates a bert_config.json file; errors name it. */
 export function loadBertConfig(path: string): BertConfig {
@@ -10,5 +10,5 @@ export function loadBertConfig(path: string): BertConfig {
     const code = (error as NodeJS.ErrnoException).code;
     throw new ConfigError(`${path}: ${code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
   }
-  return parseBertConfig(bytes, path);
+  return parseBertConfigBytes(bytes, path);
 }

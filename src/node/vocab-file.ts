@@ -1,15 +1,17 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import { buildVocab, vocabFileText, vocabTokensFromBytes, type LoadedVocab, type LoadVocabOptions, type Vocab } from '../model/vocab.js';
+import { parseVocab, vocabFileText, vocabTokensFromBytes, VocabError, type LoadedVocab, type LoadVocabOptions, type Vocab } from '../model/vocab.js';
+
+function readVocabBytes(path: string): Uint8Array {
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    throw new VocabError(`${path}: cannot read the vocabulary file (${(error as Error).message})`);
+  }
+}
 
 /** The raw token of each line of a vocab file (see vocabTokensFromText); errors name the file. */
 export function readVocabFile(path: string): string[] {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (error) {
-    throw new Error(`cannot read vocabulary file '${path}': ${(error as Error).message}`);
-  }
-  return vocabTokensFromBytes(bytes);
+  return vocabTokensFromBytes(readVocabBytes(path));
 }
 
 /**
@@ -17,7 +19,7 @@ export function readVocabFile(path: string): string[] {
  * `simplified`, `startswith` defaults to [PAD], [UNK], [CLS], [SEP] (bert4keras: none).
  */
 export function loadVocab(path: string, options: LoadVocabOptions = {}): LoadedVocab {
-  return buildVocab(readVocabFile(path), options, `vocabulary file '${path}'`);
+  return parseVocab(readVocabBytes(path), path, options);
 }
 
 /** Writes one token per line in id order (see vocabFileText). */

@@ -12,8 +12,13 @@
  *
  * Test file: `text1<TAB>text2<TAB>label` per line, no header, LF or CRLF, optional UTF-8 BOM;
  * empty lines are allowed only at the end. Labels are decimal numbers. When every label is 0 or 1
- * the set is binary; otherwise it is graded (an STS-B style score) and every label must lie in
- * [0, 5]. A caller can demand one kind instead of detecting it.
+ * the set is binary. It is graded (an STS-B style score, every label in [0, 5]) when a label is
+ * fractional, or when labels other than 0 and 1 are no stray few: at least 2 of them and at least
+ * 5% of the pairs (Chinese STS-B, scored 0..5 in integers, has 60%). A few integer labels such as
+ * `2` among 0/1 labels are a mistake, reported with their line, never silently scored as grades.
+ * A caller can demand one kind instead of detecting it.
+ *
+ * Every file must be valid UTF-8; invalid bytes are an error naming the line, never dropped.
  */
 import type { Tokenizer } from '../model/tokenizer.js';
 
@@ -65,8 +70,30 @@ export type LabelKind = 'auto' | 'binary' | 'graded';
 
 export const GRADED_LABEL_MAX = 5;
 
-function decodeText(bytes: Uint8Array): string {
-  const text = new TextDecoder('utf-8', { ignoreBOM: true }).decode(bytes);
+/**
+ * The text of a UTF-8 file without its BOM. Invalid UTF-8 is a DataError naming the first line
+ * that holds it: a line feed byte never occurs inside a multi-byte sequence, so the whole is
+ * valid exactly when every line is.
+ */
+export function decodeUtf8Text(bytes: Uint8Array, file: string): string {
+  const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+  let text: string;
+  try {
+    text = decoder.decode(bytes);
+  } catch {
+    let line = 1;
+    for (let start = 0; start < bytes.length; line++) {
+      let end = bytes.indexOf(0x0a, start);
+      if (end < 0) end = bytes.length;
+      try {
+        decoder.decode(bytes.subarray(start, end));
+      } catch {
+        break;
+      }
+      start = end + 1;
+    }
+    throw new DataError(file, `line ${line}`, 'not valid UTF-8 text', line);
+  }
   return text.startsWith('\uFEFF') ? text.slice(1) : text;
 }
 
@@ -132,6 +159,8 @@ interface ScannedDocument {
   members: TopLevelMember[];
 }
 
+/** Deeper JSON than a file of groups needs; the limit keeps the recursive scanner off the stack's end. */
+const MAX_JSON_DEPTH = 64;
 const NUMBER_PATTERN = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
 /** A run of string characters that need no checking: no quote, backslash or control character. */
 const PLAIN_STRING_RUN = /[^"\\\u0000-\u001f]*/y;
@@ -139,6 +168,7 @@ const ESCAPABLE = new Set(['"', '\\', '/', 'b', 'f', 'n', 'r', 't']);
 
 class JsonScanner {
   private position = 0;
+  private depth = 0;
   private readonly end: number;
 
   constructor(private readonly text: string) {
@@ -179,9 +209,13 @@ class JsonScanner {
   private scanValue(onTopLevelMember?: (member: TopLevelMember) => void): void {
     if (this.position >= this.end) this.fail('a JSON value');
     const c = this.text[this.position];
-    if (c === '{') this.scanObject(onTopLevelMember);
-    else if (c === '[') this.scanArray(onTopLevelMember);
-    else if (c === '"') this.scanString();
+    if (c === '{' || c === '[') {
+      if (this.depth === MAX_JSON_DEPTH) this.fail(`at most ${MAX_JSON_DEPTH} levels of nested arrays and objects`);
+      this.depth++;
+      if (c === '{') this.scanObject(onTopLevelMember);
+      else this.scanArray(onTopLevelMember);
+      this.depth--;
+    } else if (c === '"') this.scanString();
     else if (c === '-' || (c !== undefined && c >= '0' && c <= '9')) this.scanNumber();
     else if (this.text.startsWith('true', this.position)) this.position += 4;
     else if (this.text.startsWith('false', this.position)) this.position += 5;
@@ -406,12 +440,12 @@ function checkText(file: string, location: string, line: number, text: string, t
 }
 
 /**
- * Parses the bytes of a train file of paraphrase groups (see the module comment for the formats);
- * `path` names it in errors.
- * `tokenCounter`, when given, rejects texts that tokenize to nothing.
+ * Parses the bytes of a train file of paraphrase groups (see the module comment for the
+ * formats); `path` names it in errors. `tokenCounter`, when given, rejects texts that tokenize
+ * to nothing.
  */
 export function parseTrainGroups(bytes: Uint8Array, path: string, tokenCounter?: TokenCounter): TrainGroups {
-  const text = decodeText(bytes);
+  const text = decodeUtf8Text(bytes, path);
   const { format, rawGroups } = readRawGroups(path, text);
   const groups: string[][] = [];
   let dropped = 0;
@@ -445,12 +479,16 @@ export function parseTrainGroups(bytes: Uint8Array, path: string, tokenCounter?:
 
 const LABEL_PATTERN = /^(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)$/;
 
+/** Labels other than 0 and 1 below this share of the pairs are strays in a binary set (see the module comment). */
+const GRADED_MIN_SHARE = 0.05;
+
 /**
- * Parses the bytes of a file of `text1<TAB>text2<TAB>label` lines (`path` names it in errors). With `labelKind` 'auto' the set is binary when every
- * label is 0 or 1 and graded otherwise; 'binary' and 'graded' demand that kind.
+ * Parses the bytes of a file of `text1<TAB>text2<TAB>label` lines (`path` names it in errors).
+ * With `labelKind` 'auto' the kind is detected as the module comment says; 'binary' and
+ * 'graded' demand that kind.
  */
 export function parseTestPairs(bytes: Uint8Array, path: string, tokenCounter?: TokenCounter, labelKind: LabelKind = 'auto'): TestPairs {
-  const text = decodeText(bytes);
+  const text = decodeUtf8Text(bytes, path);
   const lines = text.split('\n').map((line) => (line.endsWith('\r') ? line.slice(0, -1) : line));
   while (lines.length > 0 && (lines[lines.length - 1] as string).trim() === '') lines.pop();
   if (lines.length === 0) throw new DataError(path, 'file', 'the file is empty; expected lines text1<TAB>text2<TAB>label');
@@ -478,10 +516,25 @@ export function parseTestPairs(bytes: Uint8Array, path: string, tokenCounter?: T
     lineOfPair.push(lineNumber);
   });
 
-  const firstNonBinary = pairs.findIndex((pair) => pair.label !== 0 && pair.label !== 1);
+  const nonBinary = pairs.flatMap((pair, index) => (pair.label !== 0 && pair.label !== 1 ? [index] : []));
+  const firstNonBinary = nonBinary[0] ?? -1;
   if (labelKind === 'binary' && firstNonBinary >= 0) {
     const line = lineOfPair[firstNonBinary] as number;
     throw new DataError(path, `line ${line}`, `expected a binary label 0 or 1, found ${(pairs[firstNonBinary] as TestPair).label}`, line);
+  }
+  if (labelKind === 'auto' && firstNonBinary >= 0) {
+    const fractional = nonBinary.some((index) => !Number.isInteger((pairs[index] as TestPair).label));
+    const common = nonBinary.length >= 2 && nonBinary.length >= GRADED_MIN_SHARE * pairs.length;
+    if (!fractional && !common) {
+      const line = lineOfPair[firstNonBinary] as number;
+      throw new DataError(
+        path,
+        `line ${line}`,
+        `label ${(pairs[firstNonBinary] as TestPair).label} in a set whose other labels are 0 or 1 ` +
+          `(${nonBinary.length} of ${pairs.length} labels are not); fix the label, or pass --labels graded if the set is graded`,
+        line,
+      );
+    }
   }
   const graded = labelKind === 'graded' || (labelKind === 'auto' && firstNonBinary >= 0);
   if (graded) {
@@ -501,26 +554,13 @@ export function wordPieceCounter(tokenizer: Tokenizer): TokenCounter {
 }
 
 /**
- * Parses the bytes of a file of one text per line (`path` names it in errors): UTF-8 (invalid bytes are an error naming the line), a
- * leading BOM stripped, LF or CRLF, empty lines allowed only at the end. A line that is empty,
- * or empty after tokenizing, is a DataError naming the file and line.
+ * Parses the bytes of a file of one text per line (`path` names it in errors): UTF-8 (invalid
+ * bytes are an error naming the line), a leading BOM stripped, LF or CRLF, empty lines allowed
+ * only at the end. A line that is empty, or empty after tokenizing, is a DataError naming the
+ * file and line.
  */
 export function parseTextLines(bytes: Uint8Array, path: string, countTokens: TokenCounter): string[] {
-  const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-  const lines: string[] = [];
-  for (let start = 0; start <= bytes.length;) {
-    let end = bytes.indexOf(0x0a, start);
-    if (end < 0) end = bytes.length;
-    let line: string;
-    try {
-      line = decoder.decode(bytes.subarray(start, end));
-    } catch {
-      throw new DataError(path, `line ${lines.length + 1}`, 'not valid UTF-8 text', lines.length + 1);
-    }
-    if (lines.length === 0 && line.startsWith('\uFEFF')) line = line.slice(1);
-    lines.push(line.endsWith('\r') ? line.slice(0, -1) : line);
-    start = end + 1;
-  }
+  const lines = decodeUtf8Text(bytes, path).split('\n').map((line) => (line.endsWith('\r') ? line.slice(0, -1) : line));
   while (lines.length > 0 && (lines[lines.length - 1] as string).trim() === '') lines.pop();
   if (lines.length === 0) throw new DataError(path, 'file', 'the file is empty; expected one text per line');
   lines.forEach((text, index) => {

@@ -49,6 +49,27 @@ export class NpyError extends Error {
   override readonly name = 'NpyError';
 }
 
+/** The body of a Python tuple of non-negative integers: empty, `3,` or `3, 4` with an optional trailing comma. */
+const SHAPE_TUPLE = /^(?:|\d+\s*,|\d+(?:\s*,\s*\d+)+\s*,?)$/;
+
+/** A header's text: Latin-1 for versions 1 and 2, UTF-8 for version 3 (null when invalid). */
+function decodeHeader(bytes: Uint8Array, utf8: boolean): string | null {
+  if (utf8) {
+    try {
+      return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    } catch {
+      return null;
+    }
+  }
+  let text = '';
+  for (let start = 0; start < bytes.length; start += 4096) text += String.fromCharCode(...bytes.subarray(start, start + 4096));
+  return text;
+}
+
+function shorten(text: string): string {
+  return text.length > 120 ? `${text.slice(0, 120)}…` : text;
+}
+
 /**
  * Reads the bytes of a .npy file (version 1.x, 2.x or 3.x) holding a little-endian float32 array in C order,
  * the kind `encode` writes; any other dtype or layout is an NpyError.
@@ -67,18 +88,19 @@ export function readNpyFloat32(bytes: Uint8Array, name = '.npy data'): NpyArray 
   const headerLength = major === 1 ? view.getUint16(MAGIC.length + 2, true) : view.getUint32(MAGIC.length + 2, true);
   const dataStart = headerStart + headerLength;
   if (bytes.length < dataStart) fail(`truncated header (${headerLength} bytes announced)`);
-  const header = Buffer.from(bytes.buffer, bytes.byteOffset + headerStart, headerLength).toString(major === 3 ? 'utf8' : 'latin1');
+  const header = decodeHeader(bytes.subarray(headerStart, dataStart), major === 3) ?? fail('the header is not valid UTF-8 text');
   if (!header.endsWith('\n')) fail('the header does not end with a newline');
   const field = (key: string, pattern: string): string => {
     const match = new RegExp(`'${key}'\\s*:\\s*(${pattern})`).exec(header);
-    return match ? (match[1] as string) : fail(`the header lacks a readable '${key}': ${header.trim()}`);
+    return match ? (match[1] as string) : fail(`the header lacks a readable '${key}': ${shorten(header.trim())}`);
   };
   const descr = field('descr', "'[^']*'").slice(1, -1);
   if (descr !== '<f4') fail(`dtype ${descr} is not little-endian float32 ('<f4')`);
   if (field('fortran_order', 'True|False') !== 'False') fail('Fortran-ordered arrays are not supported');
   const tuple = field('shape', '\\([^)]*\\)').slice(1, -1).trim();
+  if (!SHAPE_TUPLE.test(tuple)) fail(`invalid shape (${shorten(tuple)})`);
   const shape = tuple === '' ? [] : tuple.replace(/,$/, '').split(',').map((dim) => Number(dim.trim()));
-  if (shape.some((dim) => !Number.isSafeInteger(dim) || dim < 0)) fail(`invalid shape (${tuple})`);
+  if (shape.some((dim) => !Number.isSafeInteger(dim))) fail(`invalid shape (${shorten(tuple)})`);
   const size = shape.reduce((product, dim) => product * dim, 1);
   if (bytes.length !== dataStart + size * 4) {
     fail(`shape (${tuple}) needs ${size * 4} data bytes but the file has ${bytes.length - dataStart}`);

@@ -7,6 +7,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { encodeBundleEntry, encodeBundleHeader } from '../../src/model/checkpoint/bundle-proto.js';
 import { BundleWriter, CheckpointError, writeCheckpoint } from '../../src/model/checkpoint/index.js';
+import { parseCheckpointIndex } from '../../src/model/checkpoint/bundle-reader.js';
 import { openCheckpoint } from '../../src/node/checkpoint-files.js';
 import { crc32cExtend, maskCrc32c } from '../../src/model/checkpoint/crc32c.js';
 import { buildTable } from '../../src/model/checkpoint/leveldb-table.js';
@@ -242,6 +243,27 @@ test('valid tables with invalid bundle contents: no header, shard beyond the hea
   const excluded = Uint8Array.from([0x08, 0x01, 0x1a, 0x05, 0x08, 0x01, 0x1a, 0x01, 0x01]);
   const banned = damagedCopy('bad-consumer', () => ({ index: Buffer.from(buildTable([{ key: new Uint8Array(0), value: excluded }])) }));
   expectOpenFailure(banned, banned + '.index', /other than 1; this reader is version 1/);
+});
+
+test('index bytes: a negative shard, 2^40 shards, overlapping tensors, and keys that expand quadratically are CheckpointErrors naming the file', () => {
+  const encoder = new TextEncoder();
+  const version = { producer: 1, minConsumer: 0, badConsumers: [] };
+  const header = (numShards: number) => encodeBundleHeader({ numShards, endianness: 0, version });
+  const expectIndexError = (bytes: Uint8Array, pattern: RegExp) => {
+    assert.throws(() => parseCheckpointIndex('mem.ckpt', bytes), (error: unknown) =>
+      error instanceof CheckpointError && error.message.startsWith('mem.ckpt.index: ') && pattern.test(error.message));
+  };
+  const negative = encodeBundleEntry({ dtype: 1, shape: [1], shardId: 0, offset: 0, size: 4, crc32c: 0 });
+  // shard_id -1 as int32 varints encode it: ten bytes of two's complement.
+  const withNegativeShard = Uint8Array.from([...negative, 0x18, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]);
+  expectIndexError(buildTable([{ key: new Uint8Array(0), value: header(1) }, { key: encoder.encode('w'), value: withNegativeShard }]), /'w' is in shard -1/);
+  expectIndexError(buildTable([{ key: new Uint8Array(0), value: header(2 ** 40) }]), /declares 1099511627776 data shards \(expected 1 to 99999\)/);
+  const first = encodeBundleEntry({ dtype: 1, shape: [4], shardId: 0, offset: 0, size: 16, crc32c: 0 });
+  const second = encodeBundleEntry({ dtype: 1, shape: [2], shardId: 0, offset: 8, size: 8, crc32c: 0 });
+  expectIndexError(buildTable([{ key: new Uint8Array(0), value: header(1) }, { key: encoder.encode('a'), value: first }, { key: encoder.encode('b'), value: second }]),
+    /'b' \(bytes 8\.\.16\) overlaps 'a' \(bytes 0\.\.16\) in shard 0/);
+  const growing = Array.from({ length: 3000 }, (_, i) => ({ key: encoder.encode('k'.repeat(i + 1)), value: new Uint8Array(0) }));
+  expectIndexError(buildTable([{ key: new Uint8Array(0), value: header(1) }, ...growing], { restartInterval: 1 << 30 }), /keys expand to more than 64 bytes per byte/);
 });
 
 test('flipped byte in the data file: tensor checksum error naming the data file and tensor', () => {

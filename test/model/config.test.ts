@@ -5,7 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CheckpointError, writeCheckpoint } from '../../src/model/checkpoint/index.js';
 import {
-  bertConfigToJson, bertParameterShapes, ConfigError, isOptimizerState, parseBertConfig,
+  bertConfigToJson, bertParameterShapes, ConfigError, isOptimizerState, parseBertConfig, parseBertConfigBytes,
   validateCheckpointAgainstConfig, type BertConfig,
 } from '../../src/model/config.js';
 import { openCheckpoint } from '../../src/node/checkpoint-files.js';
@@ -70,6 +70,10 @@ test('errors name the file and the key', () => {
   configError(() => parseBertConfig({ ...tinyJson, initializer_range: 0 }, 'c.json'), /"initializer_range" must be a positive number/);
   configError(() => parseBertConfig('{"vocab_size": 3,', 'broken.json'), /^broken\.json: not valid JSON/);
   configError(() => parseBertConfig([1, 2], 'list.json'), /^list\.json: expected a JSON object/);
+  configError(() => parseBertConfig({ ...tinyJson, num_hidden_layers: 2000000000 }, 'c.json'), /^c\.json: "num_hidden_layers" is 2000000000, more than the 1024 this reader accepts$/);
+  configError(() => parseBertConfig({ ...tinyJson, vocab_size: 2 ** 40 }, 'c.json'), /^c\.json: "vocab_size" is 1099511627776, more than the 1048576 this reader accepts$/);
+  configError(() => parseBertConfigBytes(Uint8Array.from([0x7b, 0xff, 0x7d]), 'bytes.json'), /^bytes\.json: not valid UTF-8$/);
+  assert.is(parseBertConfigBytes(new TextEncoder().encode(JSON.stringify(tinyJson)), 'bytes.json').hiddenSize, 4);
   configError(() => loadBertConfig('/no/such/bert_config.json'), /^\/no\/such\/bert_config\.json: no such file$/);
 });
 

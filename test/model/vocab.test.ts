@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { buildVocab, vocabTokensFromText } from '../../src/model/vocab.js';
+import { buildVocab, parseVocab, VocabError, vocabTokensFromText } from '../../src/model/vocab.js';
 import { loadVocab, readVocabFile, writeVocabFile } from '../../src/node/vocab-file.js';
 import { sharedFixture } from '../support/fixtures.js';
 
@@ -137,15 +137,21 @@ test('simplification drops multi-code-point tokens whose stem holds CJK or punct
 });
 
 test('simplification names a startswith token that the vocab lacks', () => {
-  assert.throws(() => buildVocab(['[PAD]', '[CLS]'], { simplified: true }, 'tiny vocab'), /tiny vocab has no token '\[UNK\]'/);
+  assert.throws(() => buildVocab(['[PAD]', '[CLS]'], { simplified: true }, 'tiny vocab'), /^tiny vocab: no token '\[UNK\]'/);
   const path = scratchFile('[PAD]\n');
-  assert.throws(() => loadVocab(path, { simplified: true }), (error: Error) => error.message.includes(path));
+  assert.throws(() => loadVocab(path, { simplified: true }), (error: Error) => error instanceof VocabError && error.message.startsWith(`${path}: `));
+});
+
+test('parseVocab reads bytes, names them in errors, and refuses an empty file', () => {
+  assert.equal(parseVocab(new TextEncoder().encode('[PAD]\n\xff中\n'), 'mem.txt').vocab.tokens, ['[PAD]', '\xff中']);
+  assert.equal(parseVocab(Uint8Array.from([0x61, 0xff, 0x0a]), 'mem.txt').vocab.tokens, ['a']);
+  assert.throws(() => parseVocab(new Uint8Array(0), 'mem.txt'), (error: Error) => error instanceof VocabError && error.message === 'mem.txt: the vocabulary file is empty; expected one token per line');
 });
 
 test('reading a missing vocab file names it', () => {
   const path = join(scratch, 'absent.txt');
-  assert.throws(() => readVocabFile(path), (error: Error) => error.message.includes(`'${path}'`) && /ENOENT/.test(error.message));
-  assert.throws(() => loadVocab(path), (error: Error) => error.message.includes(path));
+  assert.throws(() => readVocabFile(path), (error: Error) => error.message.startsWith(`${path}: `) && /ENOENT/.test(error.message));
+  assert.throws(() => loadVocab(path), (error: Error) => error instanceof VocabError && error.message.startsWith(`${path}: cannot read`));
 });
 
 test('writeVocabFile round-trips through readVocabFile, the "" token included', () => {

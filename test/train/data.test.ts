@@ -3,21 +3,21 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadTestPairs, loadTrainGroups } from '../../src/node/data-files.js';
-import { DataError, type TokenCounter } from '../../src/train/data.js';
+import { loadTestPairs, loadTextLines, loadTrainGroups } from '../../src/node/data-files.js';
+import { DataError, parseTestPairs, parseTrainGroups, type TokenCounter } from '../../src/train/data.js';
 import { sharedFixture } from '../support/fixtures.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'simbert-data-'));
 let fileCounter = 0;
 
-function writeFile(content: string, extension = 'json'): string {
+function writeFile(content: string | Uint8Array, extension = 'json'): string {
   const path = join(scratch, `case-${++fileCounter}.${extension}`);
   writeFileSync(path, content);
   return path;
 }
 
 /** Asserts that reading fails with a DataError naming the file, the location and the problem. */
-function assertDataError(read: (path: string) => unknown, content: string, location: RegExp, problem: RegExp, extension = 'json'): DataError {
+function assertDataError(read: (path: string) => unknown, content: string | Uint8Array, location: RegExp, problem: RegExp, extension = 'json'): DataError {
   const path = writeFile(content, extension);
   try {
     read(path);
@@ -228,6 +228,50 @@ test('test file: an empty text names the line and column', () => {
 test('test file: a text the token counter finds empty names the line', () => {
   const countLetters: TokenCounter = (text) => text.replace(/[^a-z]/g, '').length;
   assertDataError((path) => loadTestPairs(path, countLetters), 'ab\tcd\t1\nef\t%%\t0\n', /^line 2, text2$/, /text "%%" is empty after tokenizing/, 'txt');
+});
+
+test('test file: one stray integer label among 0/1 labels is an error naming its line, not a graded set', () => {
+  const binaryLines = Array.from({ length: 40 }, (_, i) => `问${i}\t答${i}\t${i % 2}\n`);
+  const stray = [...binaryLines.slice(0, 17), '问\t答\t2\n', ...binaryLines.slice(17)].join('');
+  assertDataError(readPairs, stray, /^line 18$/, /label 2 in a set whose other labels are 0 or 1 \(1 of 41 labels are not\); fix the label, or pass --labels graded/, 'txt');
+  assertDataError(readPairs, 'a\tb\t0\nc\td\t1\ne\tf\t2\n', /^line 3$/, /label 2 in a set whose other labels are 0 or 1/, 'txt');
+  const twoOf41 = [...binaryLines.slice(0, 39), 'x\ty\t3\n', 'x\ty\t2\n'].join('');
+  assertDataError(readPairs, twoOf41, /^line 40$/, /label 3 .*\(2 of 41 labels are not\)/, 'txt');
+  const demanded = loadTestPairs(writeFile(stray, 'txt'), undefined, 'graded');
+  assert.is(demanded.graded, true);
+});
+
+test('test file: integer scores that are common, or any fractional score, make the set graded', () => {
+  assert.is(loadTestPairs(writeFile('a\tb\t0\nc\td\t1\ne\tf\t2\ng\th\t4\n', 'txt')).graded, true);
+  assert.is(loadTestPairs(writeFile('a\tb\t0\nc\td\t1\ne\tf\t0.5\n', 'txt')).graded, true);
+});
+
+const invalidUtf8 = (before: string, after: string): Uint8Array => {
+  const encoder = new TextEncoder();
+  return Uint8Array.from([...encoder.encode(before), 0xe4, 0xb8, ...encoder.encode(after)]);
+};
+
+test('invalid UTF-8 in a test file is an error naming its line, not dropped', () => {
+  assertDataError(readPairs, invalidUtf8('你好\t您好\t1\n天气', '\t价格\t0\n'), /^line 2$/, /not valid UTF-8 text/, 'txt');
+});
+
+test('invalid UTF-8 in a train file (JSON, JSON Lines) is an error naming its line', () => {
+  assertDataError(readGroups, invalidUtf8('{\n  "a": ["好', '", "行"]\n}\n'), /^line 2$/, /not valid UTF-8 text/);
+  assertDataError(readGroups, invalidUtf8('["好", "行"]\n["对", "是', '"]\n'), /^line 2$/, /not valid UTF-8 text/, 'jsonl');
+  assertDataError((path) => loadTextLines(path, (text) => text.length), Uint8Array.from([0x61, 0x0a, 0xff, 0x0a]), /^line 2$/, /not valid UTF-8 text/, 'txt');
+});
+
+test('JSON nested deeper than 64 levels is an error, not a stack overflow', () => {
+  const deep = `{"a": ${'['.repeat(100000)}${']'.repeat(100000)}}`;
+  assertDataError(readGroups, deep, /^line 1, column 70$/, /at most 64 levels of nested arrays and objects/);
+  const shallow = `{"a": [${'['.repeat(60)}${']'.repeat(60)}, "x"]}`;
+  assertDataError(readGroups, shallow, /^key "a" \(line 1\), text 1$/, /expected a string, found an array/);
+});
+
+test('the bytes-level readers name the file they are given', () => {
+  const bytes = new TextEncoder().encode('["好", "行"]\n');
+  assert.equal(parseTrainGroups(bytes, 'mem.jsonl').groups, [['好', '行']]);
+  assert.throws(() => parseTestPairs(new Uint8Array(0), 'mem.tsv'), (error: unknown) => error instanceof DataError && error.message.startsWith('mem.tsv: file: '));
 });
 
 // --- shared fixtures -----------------------------------------------------------------------

@@ -63,6 +63,10 @@ test('the reader rejects files it cannot represent, naming the file', () => {
     [replaceHeader("'<f4'", "'<f8'"), /dtype <f8 is not little-endian float32/],
     [replaceHeader("'<f4'", "'>f4'"), /dtype >f4/],
     [replaceHeader('False', 'True '), /Fortran-ordered/],
+    [replaceHeader('(2, 2)', '(2,,2)'), /invalid shape \(2,,2\)/],
+    [replaceHeader('(2, 2)', '(2,0x)'), /invalid shape/],
+    [replaceHeader('(2, 2)', '(4e0,)'), /invalid shape/],
+    [replaceHeader('(2, 2)', '(,   )'), /invalid shape/],
   ];
   for (const [bytes, pattern] of cases) {
     assert.throws(() => readNpyFloat32(bytes, 'vectors.npy'), (error: unknown) => {

@@ -6,12 +6,13 @@
  */
 import { maskedCrc32c } from './crc32c.js';
 import {
-  decodeBundleEntry, decodeBundleHeader, dtypeElementSize, dtypeName, DT_FLOAT, Endianness, type BundleEntry, type BundleHeader,
+  decodeBundleEntry, decodeBundleHeader, dtypeElementSize, dtypeName, DT_FLOAT, DT_STRING, Endianness, type BundleEntry, type BundleHeader,
   TENSOR_BUNDLE_VERSION, tfDtypeName,
 } from './bundle-proto.js';
 import { CheckpointError } from './errors.js';
 import { readTable } from './leveldb-table.js';
 import { dataShardFileName, indexFileName } from './paths.js';
+import { decodeStringTensor } from './string-tensor.js';
 
 /** One data shard's bytes, read by offset. */
 export interface ShardReader {
@@ -24,6 +25,18 @@ export interface ShardReader {
 /** A shard held in memory (a fetched or picked file). */
 export function bytesShard(bytes: Uint8Array): ShardReader {
   return { size: bytes.length, read: (offset, length) => bytes.slice(offset, offset + length), close: () => {} };
+}
+
+/** The parsed `.index` of a checkpoint: what it holds and which data shards hold it. */
+export interface CheckpointIndex {
+  /** The checkpoint prefix as messages show it (a path or URL without `.index`). */
+  readonly prefix: string;
+  readonly indexPath: string;
+  readonly header: BundleHeader;
+  /** Every tensor, sorted by name as stored (bytewise). */
+  readonly tensors: CheckpointTensorInfo[];
+  /** The data shard files the header calls for, in shard order, named as `prefix` is. */
+  readonly dataFiles: string[];
 }
 
 export interface CheckpointTensorInfo {
@@ -56,15 +69,13 @@ function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/**
- * The header and tensor list of a checkpoint's `.index` file from its bytes; anything malformed
- * is a CheckpointError whose message starts with `indexName`.
- */
-export function parseCheckpointIndex(bytes: Uint8Array, indexName: string): { header: BundleHeader; tensors: CheckpointTensorInfo[] } {
+/** Parses a checkpoint's `.index` bytes; `prefix` names the checkpoint in messages. */
+export function parseCheckpointIndex(prefix: string, file: Uint8Array): CheckpointIndex {
+  const indexPath = indexFileName(prefix);
   const decoder = new TextDecoder();
   const tensors: CheckpointTensorInfo[] = [];
   try {
-    const entries = readTable(bytes);
+    const entries = readTable(file);
     if (entries.length === 0 || entries[0].key.length !== 0) throw new Error('it has no bundle header (the entry with the empty key)');
     const header = decodeBundleHeader(entries[0].value);
     checkHeader(header);
@@ -76,7 +87,7 @@ export function parseCheckpointIndex(bytes: Uint8Array, indexName: string): { he
       } catch (error) {
         throw new Error(`the entry for '${name}' is not a valid BundleEntryProto: ${describe(error)}`);
       }
-      if (entry.shardId >= header.numShards) {
+      if (entry.shardId < 0 || entry.shardId >= header.numShards) {
         throw new Error(`'${name}' is in shard ${entry.shardId}, but the header says there are ${header.numShards} shards`);
       }
       if (entry.offset < 0 || entry.size < 0) throw new Error(`'${name}' has a negative offset or size`);
@@ -85,13 +96,19 @@ export function parseCheckpointIndex(bytes: Uint8Array, indexName: string): { he
         offset: entry.offset, byteSize: entry.size, crc32c: entry.crc32c, partitioned: entry.slices.length > 0,
       });
     }
-    return { header, tensors };
+    checkNoOverlap(tensors);
+    const dataFiles = Array.from({ length: header.numShards }, (_, shard) => dataShardFileName(prefix, shard, header.numShards));
+    return { prefix, indexPath, header, tensors, dataFiles };
   } catch (error) {
-    throw new CheckpointError(`${indexName}: ${describe(error)}`);
+    throw new CheckpointError(`${indexPath}: ${describe(error)}`);
   }
 }
 
+/** TensorFlow names data shards with five digits (`.data-00000-of-00001`). */
+const MAX_SHARDS = 99999;
+
 export class CheckpointReader {
+  readonly prefix: string;
   readonly indexPath: string;
   readonly header: BundleHeader;
   /** Every tensor, sorted by name as stored (bytewise). */
@@ -103,24 +120,17 @@ export class CheckpointReader {
   private readonly byName: Map<string, CheckpointTensorInfo>;
   private closed = false;
 
-  /**
-   * A checkpoint from its parsed index (see parseCheckpointIndex); `prefix` names it in messages
-   * (a path or URL without `.index`), and `shards[i]` reads data shard i, or is null when that
-   * file is absent.
-   */
-  constructor(
-    readonly prefix: string,
-    index: { header: BundleHeader; tensors: CheckpointTensorInfo[] },
-    private readonly shards: readonly (ShardReader | null)[],
-  ) {
-    this.indexPath = indexFileName(prefix);
+  /** `shards[i]` reads `index.dataFiles[i]`, or is null when that file is absent. */
+  constructor(index: CheckpointIndex, private readonly shards: readonly (ShardReader | null)[]) {
+    if (shards.length !== index.dataFiles.length) {
+      throw new Error(`${index.indexPath}: ${shards.length} data shard readers given for ${index.dataFiles.length} shards`);
+    }
+    this.prefix = index.prefix;
+    this.indexPath = index.indexPath;
     this.header = index.header;
     this.tensors = index.tensors;
+    this.dataFiles = index.dataFiles;
     this.byName = new Map(index.tensors.map((tensor) => [tensor.name, tensor]));
-    this.dataFiles = Array.from({ length: index.header.numShards }, (_, shard) => dataShardFileName(prefix, shard, index.header.numShards));
-    if (shards.length !== this.dataFiles.length) {
-      throw new Error(`${this.indexPath}: ${shards.length} data shard readers given for ${this.dataFiles.length} shards`);
-    }
     this.missingDataFiles = this.dataFiles.filter((_, shard) => shards[shard] === null);
   }
 
@@ -223,12 +233,41 @@ export class CheckpointReader {
     }
   }
 
+  /** TensorFlow checksums a string tensor over its lengths and bytes, not over the stored bytes (see string-tensor.ts). */
+  private stringTensorCrc(tensor: CheckpointTensorInfo, bytes: Uint8Array, file: string): number {
+    if (tensor.shape.some((size) => size < 0)) {
+      throw new CheckpointError(`${file}: '${tensor.name}' is a string tensor of unknown shape [${tensor.shape.join(', ')}], so its elements cannot be counted`);
+    }
+    try {
+      return decodeStringTensor(bytes, elementCount(tensor.shape)).maskedCrc32c;
+    } catch (error) {
+      throw new CheckpointError(`${file}: '${tensor.name}' (string tensor at bytes ${tensor.offset}..${tensor.offset + tensor.byteSize}) is malformed: ${describe(error)}`);
+    }
+  }
+
   private checkCrc(tensor: CheckpointTensorInfo, bytes: Uint8Array): void {
-    const actual = maskedCrc32c(bytes);
+    const file = this.dataFiles[tensor.shardId];
+    const actual = tensor.tfDtype === DT_STRING ? this.stringTensorCrc(tensor, bytes, file) : maskedCrc32c(bytes);
     if (actual !== tensor.crc32c) {
-      const file = this.dataFiles[tensor.shardId];
       throw new CheckpointError(
         `${file}: '${tensor.name}' fails its checksum (bytes ${tensor.offset}..${tensor.offset + tensor.byteSize}: stored CRC32C ${hex(tensor.crc32c)}, computed ${hex(actual)}); the data is corrupt`,
+      );
+    }
+  }
+}
+
+/**
+ * TensorFlow writes each tensor's bytes once, one after another; entries sharing bytes would let a
+ * small file make the reader return (and a loader keep) many times its size.
+ */
+function checkNoOverlap(tensors: readonly CheckpointTensorInfo[]): void {
+  const stored = tensors.filter((tensor) => tensor.byteSize > 0).sort((a, b) => a.shardId - b.shardId || a.offset - b.offset);
+  for (let i = 1; i < stored.length; i++) {
+    const previous = stored[i - 1] as CheckpointTensorInfo;
+    const tensor = stored[i] as CheckpointTensorInfo;
+    if (tensor.shardId === previous.shardId && tensor.offset < previous.offset + previous.byteSize) {
+      throw new Error(
+        `'${tensor.name}' (bytes ${tensor.offset}..${tensor.offset + tensor.byteSize}) overlaps '${previous.name}' (bytes ${previous.offset}..${previous.offset + previous.byteSize}) in shard ${tensor.shardId}`,
       );
     }
   }
@@ -239,7 +278,9 @@ function hex(value: number): string {
 }
 
 function checkHeader(header: BundleHeader): void {
-  if (header.numShards < 1) throw new Error(`the bundle header declares ${header.numShards} data shards`);
+  if (header.numShards < 1 || header.numShards > MAX_SHARDS) {
+    throw new Error(`the bundle header declares ${header.numShards} data shards (expected 1 to ${MAX_SHARDS})`);
+  }
   if (header.endianness !== Endianness.Little) {
     throw new Error('the bundle is big-endian; only little-endian checkpoints are supported (as in TensorFlow on little-endian hosts)');
   }

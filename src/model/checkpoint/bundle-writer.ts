@@ -5,12 +5,13 @@
  * Files are written under temporary names and renamed into place, data first, index last.
  */
 import { closeSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { crc32cExtend, maskCrc32c } from './crc32c.js';
-import { DT_FLOAT, encodeBundleEntry, encodeBundleHeader, Endianness, TENSOR_BUNDLE_VERSION } from './bundle-proto.js';
+import { maskedCrc32c } from './crc32c.js';
+import { DT_FLOAT, DT_STRING, encodeBundleEntry, encodeBundleHeader, Endianness, TENSOR_BUNDLE_VERSION } from './bundle-proto.js';
 import { CheckpointReader, elementCount } from './bundle-reader.js';
 import { CheckpointError } from './errors.js';
 import { buildTable, compareBytes, type TableEntry, type TableOptions } from './leveldb-table.js';
 import { checkpointPrefix, dataShardFileName, indexFileName } from './paths.js';
+import { decodeStringTensor } from './string-tensor.js';
 
 export interface CheckpointTensor {
   name: string;
@@ -60,11 +61,11 @@ export class BundleWriter {
     if (!Number.isInteger(shardId) || shardId < 0 || shardId >= this.numShards) {
       throw new CheckpointError(`${this.prefix}: tensor '${name}' is assigned to shard ${shardId} of ${this.numShards}`);
     }
+    const crc32c = tfDtype === DT_STRING ? this.stringTensorCrc(name, shape, bytes) : maskedCrc32c(bytes);
     const shard = this.openShard(shardId);
     const offset = shard.size;
     writeAll(shard.fd, bytes, shard.temporaryPath);
     shard.size += bytes.length;
-    const crc32c = maskCrc32c(crc32cExtend(0, bytes));
     this.entries.set(name, encodeBundleEntry({ dtype: tfDtype, shape: [...shape], shardId, offset, size: bytes.length, crc32c }));
   }
 
@@ -120,6 +121,15 @@ export class BundleWriter {
       rmSync(shard.temporaryPath, { force: true });
     }
     this.done = true;
+  }
+
+  /** Refuses bytes that are not TensorFlow's string layout, which TensorFlow could not read back. */
+  private stringTensorCrc(name: string, shape: readonly number[], bytes: Uint8Array): number {
+    try {
+      return decodeStringTensor(bytes, elementCount(shape)).maskedCrc32c;
+    } catch (error) {
+      throw new CheckpointError(`${this.prefix}: string tensor '${name}' is not in TensorFlow's string layout: ${(error as Error).message}`);
+    }
   }
 
   private checkShape(name: string, shape: readonly number[]): void {

@@ -11,3 +11,4 @@ export { DT_FLOAT, DT_INT64, DT_STRING, dtypeElementSize, dtypeName, tfDtypeName
 export { DEFAULT_BLOCK_SIZE, DEFAULT_RESTART_INTERVAL, TENSORFLOW_BLOCK_SIZE } from './leveldb-table.js';
 export { checkpointPrefix, dataShardFileName, indexFileName } from './paths.js';
 export { crc32c, maskCrc32c, maskedCrc32c, unmaskCrc32c } from './crc32c.js';
+export { decodeStringTensor, encodeStringTensor, type StringTensorLayout } from './string-tensor.js';

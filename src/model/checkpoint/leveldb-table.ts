@@ -77,8 +77,15 @@ function hex(value: number): string {
   return `0x${value.toString(16).padStart(8, '0')}`;
 }
 
-/** Decodes every entry of one block, checking its restart array and key prefixes. */
-function decodeBlock(block: Uint8Array, what: string): TableEntry[] {
+/**
+ * Prefix compression lets each entry repeat its whole previous key plus a byte, so n entries can
+ * spell n^2/2 key bytes. Real indexes spell a few times their size; beyond this many key bytes
+ * per file byte the table is refused rather than expanded.
+ */
+const KEY_BYTES_PER_FILE_BYTE = 64;
+
+/** Decodes every entry of one block, checking its restart array and key prefixes; `keyBudget.bytes` is what keys may still take. */
+function decodeBlock(block: Uint8Array, what: string, keyBudget: { bytes: number }): TableEntry[] {
   if (block.length < 4) throw new TableFormatError(`${what} is ${block.length} bytes, too short to hold its restart count`);
   const view = new DataView(block.buffer, block.byteOffset, block.byteLength);
   const restartCount = view.getUint32(block.length - 4, true);
@@ -109,6 +116,10 @@ function decodeBlock(block: Uint8Array, what: string): TableEntry[] {
     }
     if (offset + nonShared.value + valueLength.value > restartsStart) {
       throw new TableFormatError(`${what}: entry at byte ${entryStart} runs past the end of the block`);
+    }
+    keyBudget.bytes -= shared.value + nonShared.value;
+    if (keyBudget.bytes < 0) {
+      throw new TableFormatError(`${what}: its keys expand to more than ${KEY_BYTES_PER_FILE_BYTE} bytes per byte of the file; the key prefixes are corrupt`);
     }
     const key = new Uint8Array(shared.value + nonShared.value);
     key.set(previousKey.subarray(0, shared.value));
@@ -146,12 +157,13 @@ export function readTable(file: Uint8Array): TableEntry[] {
   const index = readHandle(file, metaindex.next, handlesEnd);
   // The metaindex only names filter blocks, which TensorFlow never writes; still verify its checksum.
   readBlock(file, metaindex.handle, 'metaindex block');
-  const indexEntries = decodeBlock(readBlock(file, index.handle, 'index block'), 'index block');
+  const keyBudget = { bytes: KEY_BYTES_PER_FILE_BYTE * file.length };
+  const indexEntries = decodeBlock(readBlock(file, index.handle, 'index block'), 'index block', keyBudget);
   const entries: TableEntry[] = [];
   indexEntries.forEach((indexEntry, blockNumber) => {
     const { handle } = readHandle(indexEntry.value, 0, indexEntry.value.length);
     const what = `data block ${blockNumber}`;
-    for (const entry of decodeBlock(readBlock(file, handle, what), what)) {
+    for (const entry of decodeBlock(readBlock(file, handle, what), what, keyBudget)) {
       const previous = entries[entries.length - 1];
       if (previous && compareBytes(previous.key, entry.key) >= 0) {
         throw new TableFormatError(`${what}: keys are not in strictly increasing order`);
