@@ -16,6 +16,17 @@ log "building dist/ from src/"
 # A clean build: compiled files of moved or deleted sources must not linger (the runner would run stale tests).
 rm -rf dist build
 npx tsc -p tsconfig.json && npx tsc -p tsconfig.test.json
+node scripts/build-browser.mjs >&2
+
+# The browser tests (test/browser) drive Debian's Chromium; without it they skip and say so.
+if [ ! -x /usr/lib/chromium/chromium ]; then
+  if [ "$(id -u)" = 0 ]; then
+    log "installing Debian's chromium for the browser tests"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >&2 || log "could not install chromium; the browser tests will skip"
+  else
+    log "chromium is not installed, so the browser tests will skip; as root: apt-get install -y chromium"
+  fi
+fi
 
 adapter_found() { node scripts/probe-adapter.mjs >/dev/null 2>&1; }
 
