@@ -129,11 +129,12 @@ async function run(args: ParsedArgs): Promise<number> {
   const { model, tokenizer } = instantiate(loaded);
   const rowsPerText = options.mode === 'sample' ? options.n : options.mode === 'beam' ? options.beam : 1;
   const perBatch = Math.max(1, Math.floor(ROWS_PER_BATCH / rowsPerText));
-  console.error(`key/value cache: ${cacheBytesPerToken(model)} bytes per row and token; ${Math.min(perBatch, texts.length) * rowsPerText} rows at once`);
 
   const controller = new AbortController();
   const interrupt = () => controller.abort();
   process.once('SIGINT', interrupt);
+  // Printed once the handler is in place: a caller may interrupt as soon as it sees this line.
+  console.error(`key/value cache: ${cacheBytesPerToken(model)} bytes per row and token; ${Math.min(perBatch, texts.length) * rowsPerText} rows at once`);
   try {
     for (let start = 0; start < texts.length; start += perBatch) {
       const batch = texts.slice(start, start + perBatch);
