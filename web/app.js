@@ -46,7 +46,9 @@ function useModel(next, description) {
   const config = next.config;
   setStatus('model-status', `Loaded ${description}: ${config.numHiddenLayers} layers, hidden size ${config.hiddenSize}, vocabulary ${config.vocabSize}.`, 'ok');
   $('search').disabled = false;
+  $('generate').disabled = false;
   setStatus('search-status', 'Type a query and press Search.');
+  setStatus('generate-status', 'Type a sentence and press Generate.');
   showGpu();
 }
 
@@ -117,23 +119,48 @@ $('search-form').addEventListener('submit', async (event) => {
   try {
     const started = performance.now();
     const hits = await model.similar(query, corpus, { k });
-    $('results').replaceChildren(...hits.map((hit) => {
-      const item = document.createElement('li');
-      const bar = document.createElement('span');
-      bar.className = 'bar';
-      bar.style.width = `${Math.max(0, hit.score) * 6}rem`;
-      const score = document.createElement('span');
-      score.className = 'score';
-      score.textContent = hit.score.toFixed(4);
-      item.append(bar, score, document.createTextNode(hit.text));
-      return item;
-    }));
+    rankedList('results', hits);
     setStatus('search-status', `${corpus.length} sentences encoded and ranked by cosine similarity in ${((performance.now() - started) / 1000).toFixed(2)} s.`, 'ok');
   } catch (error) {
     $('results').replaceChildren();
     setStatus('search-status', error.message, 'error');
   } finally {
     $('search').disabled = false;
+    showGpu();
+  }
+});
+
+function rankedList(listId, rows) {
+  $(listId).replaceChildren(...rows.map(({ score, text }) => {
+    const item = document.createElement('li');
+    const bar = document.createElement('span');
+    bar.className = 'bar';
+    bar.style.width = `${Math.max(0, score) * 6}rem`;
+    const value = document.createElement('span');
+    value.className = 'score';
+    value.textContent = score.toFixed(4);
+    item.append(bar, value, document.createTextNode(text));
+    return item;
+  }));
+}
+
+$('generate-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  if (!model) return;
+  const text = $('generate-text').value.trim();
+  const n = Number($('generate-n').value) || 50;
+  const k = Math.min(Number($('generate-k').value) || 10, n);
+  setStatus('generate-status', `Sampling ${n} sentences…`);
+  $('generate').disabled = true;
+  try {
+    const result = await model.generate(text, { n, k });
+    rankedList('paraphrases', result.candidates.map((c) => ({ score: c.cosine, text: c.text })));
+    setStatus('generate-status', `${result.candidates.length} paraphrases, ranked by cosine with the sentence, in ${result.seconds.toFixed(2)} s.`, 'ok');
+  } catch (error) {
+    $('paraphrases').replaceChildren();
+    setStatus('generate-status', error.message, 'error');
+  } finally {
+    $('generate').disabled = false;
     showGpu();
   }
 });

@@ -6,6 +6,7 @@
 import { initEngine } from '../autograd/engine.js';
 import type { FileFolder } from '../formats/folder.js';
 import type { AdapterPreference } from '../gpu/adapter.js';
+import { generateParaphrases, type GenerateOptions, type GenerateResult } from '../generate/generate.js';
 import { DEFAULT_MEMORY_LIMIT, type Gpu } from '../gpu/device.js';
 import { SimBert } from '../model/bert.js';
 import type { BertConfig } from '../model/config.js';
@@ -20,6 +21,7 @@ import { UrlFolder } from './url-folder.js';
 
 export type { AdapterInfo } from './adapter-info.js';
 export type { BertConfig } from '../model/config.js';
+export type { GenerateResult } from '../generate/generate.js';
 
 export interface EngineOptions {
   /** Hard cap on the GPU memory the engine's buffer pool holds, in bytes (default 4 GiB). */
@@ -46,6 +48,34 @@ export interface SimilarHit {
   score: number;
   /** 1-based position of the text in the corpus. */
   line: number;
+}
+
+/** `simbert generate`'s options, with its defaults (n 100, k 20, topk 5, topp 1, temperature 1, maxlen 32, seed 0). */
+export type ParaphraseOptions = Partial<Omit<GenerateOptions, 'signal'>> & { signal?: AbortSignal };
+
+const GENERATE_DEFAULTS: Omit<GenerateOptions, 'signal'> = {
+  mode: 'sample', n: 100, k: 20, topk: 5, topp: 1, temperature: 1, maxlen: 32, minLen: 0, seed: 0, beam: 1, lengthPenalty: 0, noRepeatNgram: 0,
+};
+
+/** The checks `simbert generate` makes of its flags, with the same messages (option names without `--`). */
+function checkGenerateOptions(options: ParaphraseOptions): GenerateOptions {
+  const o = { ...GENERATE_DEFAULTS, ...options };
+  const fail = (message: string): never => {
+    throw new Error(message);
+  };
+  if (!['sample', 'greedy', 'beam'].includes(o.mode)) fail(`mode must be sample, greedy or beam, got '${o.mode}'`);
+  if (!(o.n >= 1)) fail(`n must be at least 1, got ${o.n}`);
+  if (!(o.k >= 1)) fail(`k must be at least 1, got ${o.k}`);
+  if (o.k > o.n) fail(`k ${o.k} is larger than n ${o.n}: at most n candidates can come out`);
+  if (!(o.topk >= 1)) fail(`topk must be at least 1, got ${o.topk}`);
+  if (!(o.topp > 0 && o.topp <= 1)) fail(`topp must be in (0, 1], got ${o.topp}`);
+  if (!(o.temperature > 0)) fail(`temperature must be greater than 0, got ${o.temperature}`);
+  if (!(o.maxlen >= 1)) fail(`maxlen must be at least 1, got ${o.maxlen}`);
+  if (!(o.minLen >= 0 && o.minLen <= o.maxlen)) fail(`minLen must be in [0, maxlen ${o.maxlen}], got ${o.minLen}`);
+  if (!(o.beam >= 1)) fail(`beam must be at least 1, got ${o.beam}`);
+  if (!(o.lengthPenalty >= 0)) fail(`lengthPenalty must be at least 0, got ${o.lengthPenalty}`);
+  if (!(o.noRepeatNgram >= 0)) fail(`noRepeatNgram must be at least 0, got ${o.noRepeatNgram}`);
+  return o;
 }
 
 let engine: Promise<Gpu> | null = null;
@@ -144,6 +174,24 @@ export class BrowserModel {
     corpus.forEach((text, line) => corpusVectors.set(vectorOf(text), line * hidden));
     const index = new CosineIndex(corpusVectors, hidden);
     return index.search(vectorOf(query), k).map((hit) => ({ text: corpus[hit.index] as string, score: hit.score, line: hit.index + 1 }));
+  }
+
+  /**
+   * Paraphrases of `text` from the UniLM head, reranked by cosine with the text, as
+   * `simbert generate` gives them (same options and defaults; `signal` stops it).
+   */
+  async generate(text: string, options: ParaphraseOptions = {}): Promise<GenerateResult> {
+    if (this.disposed) throw new Error('the model was disposed');
+    const checked = checkGenerateOptions(options);
+    checkTexts([text], this.tokenizer);
+    const pieces = this.tokenizer.tokenize(text).length - 2;
+    const sourceLength = Math.min(pieces + 2, checked.maxlen);
+    if (sourceLength + checked.maxlen > this.model.config.maxPositionEmbeddings) {
+      throw new Error(`the text: ${sourceLength} source tokens plus maxlen ${checked.maxlen} generated ones pass max_position_embeddings ${this.model.config.maxPositionEmbeddings}; lower maxlen`);
+    }
+    const encode = (texts: string[]) => encodeTexts(this.model, this.tokenizer, texts, { maxlen: this.model.config.maxPositionEmbeddings });
+    const [result] = await generateParaphrases(this.model, this.tokenizer, [text], checked, encode);
+    return result as GenerateResult;
   }
 
   /** Releases the model's weights on the GPU; the model cannot be used after. */
