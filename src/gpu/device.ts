@@ -157,6 +157,7 @@ export class Gpu {
     const cached = this.pipelines.get(key);
     if (cached) return cached;
     const reflected = reflectKernel(source);
+    this.checkFits(source.name, reflected.bindings, reflected.workgroupSize);
     const layout = this.device.createBindGroupLayout({
       label: source.name,
       entries: reflected.bindings.map(layoutEntry),
@@ -319,6 +320,20 @@ export class Gpu {
     for (const staging of this.stagingBuffers) staging.destroy();
     for (const chunk of this.uniformChunks) chunk.destroy();
     this.device.destroy();
+  }
+
+  /** A kernel beyond the device's limits fails here with a message, not in pipeline validation. */
+  private checkFits(name: string, bindings: BindingInfo[], workgroupSize: [number, number, number]): void {
+    const limits = this.device.limits;
+    const buffers = bindings.filter((b) => b.kind === 'storage' || b.kind === 'read-only-storage').length;
+    const textures = bindings.filter((b) => b.kind === 'read-only-texture' || b.kind === 'write-only-texture').length;
+    const invocations = workgroupSize[0] * workgroupSize[1] * workgroupSize[2];
+    const problems = [
+      buffers > limits.maxStorageBuffersPerShaderStage ? `${buffers} storage buffers (the device allows ${limits.maxStorageBuffersPerShaderStage})` : '',
+      textures > limits.maxStorageTexturesPerShaderStage ? `${textures} storage textures (the device allows ${limits.maxStorageTexturesPerShaderStage})` : '',
+      invocations > limits.maxComputeInvocationsPerWorkgroup ? `${invocations} invocations per workgroup (the device allows ${limits.maxComputeInvocationsPerWorkgroup})` : '',
+    ].filter((problem) => problem !== '');
+    if (problems.length > 0) throw new Error(`kernel ${name} needs ${problems.join(' and ')}; this GPU adapter is too small for it`);
   }
 
   private takeStaging(size: number): GPUBuffer {
