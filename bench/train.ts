@@ -82,7 +82,7 @@ export async function benchTrain(spec: ModelConfigSpec, shape: TrainShape, steps
   const started = performance.now();
   await train({
     model, tokenizer: new Tokenizer(vocab), loaded: { config, vocab, weights, optimizer: null, description: 'bench' },
-    groups, test: null, out: null, data: {},
+    groups, test: null, output: null, data: { train: 'bench groups', test: null },
     options: {
       maxlen: shape.maxlen, batchSize: shape.batchSize, epochs: 1, stepsPerEpoch: steps, lr: 2e-6, weightDecay: 0.01,
       threshold: 0.8, seed: 1, shuffle: true,

@@ -1,12 +1,14 @@
 // Bundles the browser entry (src/browser/simbert.ts) and everything it imports into one ES
-// module, dist/browser/simbert.js, with no Node built-ins; `tsc` has written its declarations
-// (dist/browser/simbert.d.ts) already. Fails when the bundle would reach for Node.
+// module, DIST/browser/simbert.js (DIST: the argument, default dist), with no Node built-ins;
+// `tsc` has written its declarations (DIST/browser/simbert.d.ts) already. Fails when the bundle
+// would reach for Node.
 import { build } from 'esbuild';
 import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const outfile = `${root}dist/browser/simbert.js`;
+const outfile = join(resolve(root, process.argv[2] ?? 'dist'), 'browser', 'simbert.js');
 await build({
   entryPoints: [`${root}src/browser/simbert.ts`],
   outfile,

@@ -12,11 +12,9 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   log "installing npm packages"
   npm ci --no-audit --no-fund --loglevel=error
 fi
-log "building dist/ from src/"
-# A clean build: compiled files of moved or deleted sources must not linger (the runner would run stale tests).
-rm -rf dist build
-npx tsc -p tsconfig.json && npx tsc -p tsconfig.test.json
-node scripts/build-browser.mjs >&2
+log "building dist/ and build/ from src/, test/ and bench/"
+# Into a fresh folder switched in by rename: concurrent runs never delete each other's build (scripts/build.sh).
+bash scripts/build.sh --tests
 
 # The browser tests (test/browser) drive Debian's Chromium; without it they skip and say so.
 if [ ! -x /usr/lib/chromium/chromium ]; then

@@ -24,6 +24,8 @@ export type FlagValues = Record<string, string | number | boolean | undefined>;
 
 export interface ParsedArgs {
   flags: FlagValues;
+  /** Flags given on the command line (the others hold their defaults). */
+  given: Set<string>;
   positionals: string[];
   help: boolean;
 }
@@ -64,12 +66,16 @@ function convert(spec: FlagSpec, raw: string, command: string): string | number 
       if (!Number.isInteger(value)) throw new UsageError(`--${spec.name} expects an integer, got '${raw}'`, command);
       return value;
     }
-    case 'bytes':
+    case 'bytes': {
+      let bytes: number;
       try {
-        return parseBytes(raw);
+        bytes = parseBytes(raw);
       } catch (error) {
         throw new UsageError(`--${spec.name}: ${(error as Error).message}`, command);
       }
+      if (bytes < 1) throw new UsageError(`--${spec.name} must be at least 1 byte, got '${raw}'`, command);
+      return bytes;
+    }
     case 'boolean':
       throw new UsageError(`--${spec.name} takes no value`, command);
   }
@@ -81,6 +87,7 @@ export function parseArgs(spec: CommandSpec, argv: string[]): ParsedArgs {
   for (const flag of spec.flags) {
     flags[flag.name] = flag.kind === 'bytes' && typeof flag.default === 'string' ? parseBytes(flag.default) : flag.default;
   }
+  const given = new Set<string>();
   const positionals: string[] = [];
   let help = false;
   for (let i = 0; i < argv.length; i++) {
@@ -101,6 +108,7 @@ export function parseArgs(spec: CommandSpec, argv: string[]): ParsedArgs {
     const name = arg.slice(2, eq < 0 ? undefined : eq);
     const flag = byName.get(name);
     if (!flag) throw new UsageError(`unknown option --${name}`, spec.name);
+    given.add(name);
     if (flag.kind === 'boolean') {
       if (eq >= 0) throw new UsageError(`--${name} takes no value`, spec.name);
       flags[name] = true;
@@ -110,6 +118,10 @@ export function parseArgs(spec: CommandSpec, argv: string[]): ParsedArgs {
     if (eq >= 0) raw = arg.slice(eq + 1);
     else {
       if (i + 1 >= argv.length) throw new UsageError(`--${name} needs a value (${flag.placeholder ?? flag.kind})`, spec.name);
+      // `--out --overwrite` is a forgotten value, not a directory named --overwrite.
+      if (argv[i + 1].startsWith('--')) {
+        throw new UsageError(`--${name} needs a value (${flag.placeholder ?? flag.kind}) but is followed by ${argv[i + 1]}; write --${name}=VALUE for a value that starts with --`, spec.name);
+      }
       raw = argv[++i];
     }
     flags[name] = convert(flag, raw, spec.name);
@@ -125,7 +137,7 @@ export function parseArgs(spec: CommandSpec, argv: string[]): ParsedArgs {
       throw new UsageError(`unexpected argument '${positionals[names.length]}'`, spec.name);
     }
   }
-  return { flags, positionals, help };
+  return { flags, given, positionals, help };
 }
 
 export function formatHelp(spec: CommandSpec): string {

@@ -2,6 +2,7 @@
 import { formatHelp, parseArgs, UsageError } from './args.js';
 import type { Command } from './command.js';
 import { commands } from './commands.js';
+import { exitCodeFor } from './stop-signals.js';
 
 function mainHelp(): string {
   const width = Math.max(...commands.map((c) => c.spec.name.length)) + 2;
@@ -15,6 +16,19 @@ function mainHelp(): string {
     '',
     "Run 'node dist/cli <command> --help' for a command's options.",
   ].join('\n');
+}
+
+/**
+ * SIGINT and SIGTERM end a command that has no handler of its own (train and generate have) at
+ * once with 130 / 143. Handlers run between synchronous steps, so an output file being written is
+ * either finished and renamed into place or never started: nothing half-written is left.
+ */
+function exitOnSignals(): void {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (process.listenerCount(signal) === 1) process.exit(exitCodeFor(signal));
+    });
+  }
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -47,5 +61,6 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+exitOnSignals();
 // Exit explicitly: a live WebGPU instance keeps Node's event loop running.
 process.exit(await main(process.argv.slice(2)));

@@ -6,6 +6,7 @@ import { Tokenizer } from '../model/tokenizer.js';
 import type { LoadedModel } from '../model/model-folder.js';
 import { initNodeEngine } from '../node/gpu.js';
 import { loadModel, ModelLocationError } from '../node/load-model.js';
+import { stableModelDir } from '../node/run-directory.js';
 import { UsageError, type FlagSpec, type ParsedArgs } from './args.js';
 
 /** The flags every command that loads a model shares. */
@@ -30,12 +31,17 @@ export async function openGpu(args: ParsedArgs): Promise<Gpu> {
   return gpu;
 }
 
-/** Loads the model the flags name; a wrong combination of flags is a usage error (exit 2). */
+/**
+ * Loads the model the flags name; a wrong combination of flags, or a --maxlen beyond the model's
+ * positions, is a usage error (exit 2). A run directory is read from its current checkpoint.
+ */
 export async function loadModelFromFlags(args: ParsedArgs, command: string): Promise<LoadedModel> {
   const flag = (name: string) => args.flags[name] as string | undefined;
+  const model = flag('model');
+  let loaded: LoadedModel;
   try {
-    return await loadModel({
-      model: flag('model'),
+    loaded = await loadModel({
+      model: model === undefined ? undefined : stableModelDir(model),
       config: flag('config'),
       checkpoint: flag('checkpoint'),
       vocab: flag('vocab'),
@@ -46,11 +52,21 @@ export async function loadModelFromFlags(args: ParsedArgs, command: string): Pro
     if (error instanceof ModelLocationError) throw new UsageError(error.message, command);
     throw error;
   }
+  const maxlen = args.flags.maxlen as number | undefined;
+  if (args.given.has('maxlen') && maxlen !== undefined && maxlen > loaded.config.maxPositionEmbeddings) {
+    throw new UsageError(`--maxlen ${maxlen} exceeds the model's max_position_embeddings ${loaded.config.maxPositionEmbeddings}; give --maxlen ${loaded.config.maxPositionEmbeddings} or less`, command);
+  }
+  return loaded;
 }
 
 /** The model on the GPU and its tokenizer. */
 export function instantiate(loaded: LoadedModel): { model: SimBert; tokenizer: Tokenizer } {
   return { model: new SimBert(loaded.config, uploadWeights(loaded.config, loaded.weights)), tokenizer: new Tokenizer(loaded.vocab) };
+}
+
+/** The --maxlen a model takes: the default is lowered to its max_position_embeddings (a larger given value is refused on loading). */
+export function fitMaxlen(maxlen: number, loaded: LoadedModel): number {
+  return Math.min(maxlen, loaded.config.maxPositionEmbeddings);
 }
 
 /** --maxlen, with a usage error when it is too small. */

@@ -6,7 +6,7 @@ import { CosineIndex, type SearchHit } from '../train/search.js';
 import { UsageError, type CommandSpec, type ParsedArgs } from './args.js';
 import type { Command } from './command.js';
 import { BATCH_SIZE_FLAG, batchSizeFlag, checkFinite, encodingProgress, writeStdout } from './encoding-support.js';
-import { instantiate, loadModelFromFlags, maxlenFlag, MEMORY_FLAG, MODEL_FLAGS, openGpu } from './model-flags.js';
+import { fitMaxlen, instantiate, loadModelFromFlags, maxlenFlag, MEMORY_FLAG, MODEL_FLAGS, openGpu } from './model-flags.js';
 
 export interface SimilarResult {
   text: string;
@@ -78,7 +78,7 @@ async function run(args: ParsedArgs): Promise<number> {
   // Each distinct text is encoded once, corpus and queries in the same batches.
   const unique = [...new Set([...corpus, ...queries])];
   const rowOf = new Map(unique.map((text, row) => [text, row]));
-  const vectors = await encodeTexts(model, tokenizer, unique, { maxlen, batchSize, onProgress: encodingProgress('encoded') });
+  const vectors = await encodeTexts(model, tokenizer, unique, { maxlen: fitMaxlen(maxlen, loaded), batchSize, onProgress: encodingProgress('encoded') });
   const hidden = model.config.hiddenSize;
   checkFinite(vectors, hidden, (row) => `the text ${JSON.stringify(unique[row])}`);
   const vectorOf = (text: string) => vectors.subarray(rowOf.get(text)! * hidden, (rowOf.get(text)! + 1) * hidden);

@@ -99,6 +99,9 @@ export class Gpu {
   private uniformCursor = 0;
   private readonly stagingBuffers: GPUBuffer[] = [];
   private deviceError: string | null = null;
+  private destroying = false;
+  /** Rejects when the device is lost (not by our own destroy), so that no wait outlives it. */
+  private readonly lostSignal: Promise<never>;
 
   private constructor(
     readonly device: GPUDevice,
@@ -113,9 +116,12 @@ export class Gpu {
       const message = (event as GPUUncapturedErrorEvent).error.message;
       this.deviceError ??= message;
     });
-    void device.lost.then((info) => {
-      if (info.reason !== 'destroyed') this.deviceError ??= `GPU device lost: ${info.message}`;
+    this.lostSignal = device.lost.then((info) => {
+      const message = `GPU device lost (${info.reason === 'destroyed' ? 'destroyed' : 'driver reset or crash'}${info.message ? `: ${info.message}` : ''})`;
+      if (!this.destroying) this.deviceError = message;
+      throw new Error(`WebGPU error: ${message}`);
     });
+    this.lostSignal.catch(() => undefined);
   }
 
   /** Opens a device on an adapter of `gpu`, the entry point's WebGPU object (Dawn's in Node, navigator.gpu in a page). */
@@ -290,7 +296,7 @@ export class Gpu {
   /** Submits and waits until the GPU has finished all submitted work. */
   async sync(): Promise<void> {
     this.submit();
-    await quietWait(this.device.queue.onSubmittedWorkDone());
+    await quietWait(Promise.race([this.device.queue.onSubmittedWorkDone(), this.lostSignal]));
     this.throwDeviceError();
   }
 
@@ -304,7 +310,7 @@ export class Gpu {
     this.commandEncoder().copyBufferToBuffer(source.buffer, byteOffset, staging, 0, size);
     this.submit();
     try {
-      await quietWait(staging.mapAsync(GPUMapMode.READ, 0, size));
+      await quietWait(Promise.race([staging.mapAsync(GPUMapMode.READ, 0, size), this.lostSignal]));
       const copy = staging.getMappedRange(0, size).slice(0, byteLength);
       staging.unmap();
       return copy;
@@ -315,6 +321,7 @@ export class Gpu {
   }
 
   destroy(): void {
+    this.destroying = true;
     this.textures.destroy();
     this.pool.trim();
     for (const staging of this.stagingBuffers) staging.destroy();

@@ -1,9 +1,21 @@
 /** Opening a TensorFlow checkpoint on disk: its prefix from a path, and its data shards as files. */
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { CheckpointReader, parseCheckpointIndex, type ShardReader } from '../model/checkpoint/bundle-reader.js';
 import { CheckpointError } from '../model/checkpoint/errors.js';
 import { checkpointPrefix, indexFileName } from '../model/checkpoint/paths.js';
+
+/**
+ * The prefix where the index really is: through a run directory's links (bert_model.ckpt.index ->
+ * latest/...), so the data shards are read beside that index even if `latest` moves meanwhile.
+ */
+function stablePrefix(prefix: string): string {
+  try {
+    return checkpointPrefix(realpathSync(indexFileName(prefix)));
+  } catch {
+    return prefix;
+  }
+}
 
 /**
  * Like checkpointPrefix, but a directory is accepted too: the checkpoint named by its TensorFlow
@@ -15,9 +27,9 @@ export function resolveCheckpointPrefix(path: string): { prefix: string } | { pr
   try {
     isDirectory = statSync(path).isDirectory();
   } catch {
-    return { prefix: checkpointPrefix(path) };
+    return { prefix: stablePrefix(checkpointPrefix(path)) };
   }
-  if (!isDirectory) return { prefix: checkpointPrefix(path) };
+  if (!isDirectory) return { prefix: stablePrefix(checkpointPrefix(path)) };
   const stateFile = join(path, 'checkpoint');
   if (existsSync(stateFile)) {
     const latest = /^model_checkpoint_path:\s*"((?:[^"\\]|\\.)*)"/m.exec(readFileSync(stateFile, 'utf8'));

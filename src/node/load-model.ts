@@ -5,7 +5,6 @@ import type { FileFolder } from '../formats/folder.js';
 import type { CheckpointReader } from '../model/checkpoint/bundle-reader.js';
 import { CheckpointError } from '../model/checkpoint/errors.js';
 import { loadModelFolder, loadPretrainedModel, type FileInFolder, type LoadedModel } from '../model/model-folder.js';
-import { recoverModelDir } from '../train/model-files.js';
 import { openCheckpoint, resolveCheckpointPrefix } from './checkpoint-files.js';
 import { DirectoryFolder } from './file-folder.js';
 
@@ -39,7 +38,8 @@ async function openDiskCheckpoint(folder: FileFolder, prefixName: string): Promi
 /**
  * Loads a model either from a directory written by `train --out` (--model), with the Adam moments
  * saved beside its weights, or from a pretrained Google/HFL checkpoint (--config, --checkpoint,
- * --vocab). A directory whose last checkpoint was being moved into place is recovered first.
+ * --vocab). A run directory is read through its top-level links; pass stableModelDir(dir) to read
+ * one checkpoint even while a trainer replaces it.
  */
 export async function loadModel(location: ModelLocation): Promise<LoadedModel> {
   const options = { allowMissing: location.allowMissing, warn: location.warn, openCheckpoint: openDiskCheckpoint };
@@ -49,7 +49,6 @@ export async function loadModel(location: ModelLocation): Promise<LoadedModel> {
       throw new ModelLocationError('give either --model DIR or --config/--checkpoint/--vocab, not both');
     }
     if (!existsSync(dir)) throw new Error(`model directory '${dir}' does not exist`);
-    recoverModelDir(dir);
     const loaded = await loadModelFolder(new DirectoryFolder(dir), { ...options, withOptimizer: true });
     return { ...loaded, description: dir };
   }

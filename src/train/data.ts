@@ -13,9 +13,10 @@
  * Test file: `text1<TAB>text2<TAB>label` per line, no header, LF or CRLF, optional UTF-8 BOM;
  * empty lines are allowed only at the end. Labels are decimal numbers. When every label is 0 or 1
  * the set is binary. It is graded (an STS-B style score, every label in [0, 5]) when a label is
- * fractional, or when labels other than 0 and 1 are no stray few: at least 2 of them and at least
- * 5% of the pairs (Chinese STS-B, scored 0..5 in integers, has 60%). A few integer labels such as
- * `2` among 0/1 labels are a mistake, reported with their line, never silently scored as grades.
+ * fractional, or when labels other than 0 and 1 are no stray few: all of them, or at least 2
+ * and at least 5% of the pairs (Chinese STS-B, scored 0..5 in integers, has 60%). A few integer
+ * labels such as `2` among 0/1 labels are a mistake, reported with their line, never silently
+ * scored as grades.
  * A caller can demand one kind instead of detecting it.
  *
  * Every file must be valid UTF-8; invalid bytes are an error naming the line, never dropped.
@@ -524,14 +525,14 @@ export function parseTestPairs(bytes: Uint8Array, path: string, tokenCounter?: T
   }
   if (labelKind === 'auto' && firstNonBinary >= 0) {
     const fractional = nonBinary.some((index) => !Number.isInteger((pairs[index] as TestPair).label));
-    const common = nonBinary.length >= 2 && nonBinary.length >= GRADED_MIN_SHARE * pairs.length;
+    const common = nonBinary.length === pairs.length || (nonBinary.length >= 2 && nonBinary.length >= GRADED_MIN_SHARE * pairs.length);
     if (!fractional && !common) {
       const line = lineOfPair[firstNonBinary] as number;
       throw new DataError(
         path,
         `line ${line}`,
         `label ${(pairs[firstNonBinary] as TestPair).label} in a set whose other labels are 0 or 1 ` +
-          `(${nonBinary.length} of ${pairs.length} labels are not); fix the label, or pass --labels graded if the set is graded`,
+          `(${nonBinary.length} of ${pairs.length} labels are not); fix the label, or, if the set is graded, say so (eval --labels graded)`,
         line,
       );
     }

@@ -1,35 +1,21 @@
-import { appendFileSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { AdamW } from '../autograd/adamw.js';
-import { backward } from '../autograd/tape.js';
+import { add } from '../autograd/ops/elementwise.js';
+import { sum } from '../autograd/ops/reduce.js';
+import { backward, noGrad } from '../autograd/tape.js';
 import { scope, type Tensor } from '../autograd/tensor.js';
 import type { SimBert } from '../model/bert.js';
 import { downloadWeights } from '../model/parameters.js';
 import type { Tokenizer } from '../model/tokenizer.js';
-import { PairBatcher, type PairBatcherState } from './batches.js';
+import { PairBatcher } from './batches.js';
 import type { TestPairs } from './data.js';
+import { DivergenceGuard } from './divergence.js';
 import { evaluatePairs, padRows } from './encode.js';
 import { metricsRecord, type MetricsRecord, type SimilarityEvaluation } from './metrics.js';
 import type { LoadedModel } from '../model/model-folder.js';
-import { writeModelDir } from './model-files.js';
+import type { RunOutput } from './run-output.js';
+import type { TrainerState, TrainOptions } from './trainer-state.js';
 
-export interface TrainOptions {
-  maxlen: number;
-  batchSize: number;
-  epochs: number;
-  /** Default: sum of group sizes / batch size, as the recipe. */
-  stepsPerEpoch?: number;
-  lr: number;
-  weightDecay: number;
-  /** Overrides the config's dropout probabilities. */
-  dropout?: number;
-  threshold: number;
-  seed: number;
-  /** Stop after this many steps in all (a checkpoint is written there). */
-  maxSteps?: number;
-  shuffle: boolean;
-  evalBatchSize?: number;
-}
+export type { TrainerState, TrainOptions } from './trainer-state.js';
 
 export interface StepRecord {
   step: number;
@@ -42,6 +28,8 @@ export interface StepRecord {
   rows_per_second: number;
   rows: number;
   tokens_per_row: number;
+  /** Present on a step whose loss or gradient was not finite and whose update was skipped. */
+  skipped?: true;
 }
 
 export interface EpochRecord extends MetricsRecord {
@@ -49,25 +37,11 @@ export interface EpochRecord extends MetricsRecord {
   best_accuracy: number | null;
 }
 
-/** Where a run stands; saved as trainer-state.json and restored by --resume. */
-export interface TrainerState {
-  version: 1;
-  /** Steps completed. */
-  step: number;
-  /** Epochs completed. */
-  epoch: number;
-  bestAccuracy: number | null;
-  batcher: PairBatcherState;
-  options: TrainOptions;
-  /** What the caller needs to re-open the same data on resume (file paths or 'demo'). */
-  data: Record<string, unknown>;
-}
-
 export interface TrainerEvents {
   stepsPerEpoch?(steps: number, totalSteps: number): void;
   step?(record: StepRecord): void;
   epoch?(record: EpochRecord): void;
-  checkpoint?(dir: string): void;
+  checkpoint?(location: string): void;
 }
 
 export interface TrainRun {
@@ -77,10 +51,30 @@ export interface TrainRun {
   groups: string[][];
   test: TestPairs | null;
   options: TrainOptions;
-  out: string | null;
-  data: Record<string, unknown>;
+  /** Where metrics and checkpoints go; null trains without saving anything. */
+  output: RunOutput | null;
+  data: TrainerState['data'];
   resume?: TrainerState;
   events?: TrainerEvents;
+  /** Checked between steps: once it returns true the run checkpoints the last step and returns. */
+  stopRequested?: () => boolean;
+}
+
+export interface TrainResult {
+  state: TrainerState;
+  lastEvaluation: SimilarityEvaluation | null;
+  /** The run ended early because stopRequested said so. */
+  stopped: boolean;
+  /** Steps taken by this call (0 when a resumed run had nothing left to do). */
+  steps: number;
+}
+
+/** The run diverged (see DivergenceGuard); the message names the step and what to try. */
+export class DivergenceError extends Error {
+  constructor(step: number, reason: string) {
+    super(`step ${step} diverged: ${reason}. Lower --lr, or allow a few non-finite steps to be skipped with --skip-nonfinite N; nothing of the diverged steps was saved`);
+    this.name = 'DivergenceError';
+  }
 }
 
 function stepSeed(seed: number, step: number): number {
@@ -91,10 +85,15 @@ function stepSeed(seed: number, step: number): number {
 /**
  * The SimBERT training loop: batches as the recipe's generator, one recorded step per batch
  * (forward, both losses, backward, AdamW) whose losses are read back a step late, evaluation
- * and a checkpoint at every epoch end, and metrics appended to DIR/metrics.jsonl.
+ * and a checkpoint at every epoch end, and metrics records handed to the run's output.
+ *
+ * Every loss passes the divergence guard; a diverged run throws DivergenceError before any
+ * checkpoint of it is written. With options.skipNonfinite > 0 each step's loss and gradients are
+ * checked before the update (costing the late readback) and up to that many non-finite steps are
+ * skipped without an update.
  */
-export async function train(run: TrainRun): Promise<{ state: TrainerState; lastEvaluation: SimilarityEvaluation | null }> {
-  const { model, tokenizer, options, events } = run;
+export async function train(run: TrainRun): Promise<TrainResult> {
+  const { model, tokenizer, options, events, output } = run;
   const batcher = new PairBatcher(run.groups, {
     batchSize: options.batchSize,
     seed: options.seed,
@@ -104,40 +103,41 @@ export async function train(run: TrainRun): Promise<{ state: TrainerState; lastE
   const optimizer = new AdamW(model.weights, { lr: options.lr, weightDecay: options.weightDecay });
   let state: TrainerState = run.resume ?? {
     version: 1, step: 0, epoch: 0, bestAccuracy: null, batcher: batcher.state(), options, data: run.data,
+    optimizerStep: 0, skippedSteps: 0, losses: { first: null, recent: [] },
   };
   if (run.resume) {
     batcher.restore(run.resume.batcher);
     if (!run.loaded.optimizer) throw new Error('the checkpoint to resume has no optimizer state (Adam slots)');
     optimizer.importState(run.loaded.optimizer);
   }
+  const guard = new DivergenceGuard(state.losses);
+  const skipAllowed = options.skipNonfinite ?? 0;
   const totalSteps = Math.min(options.epochs * batcher.stepsPerEpoch, options.maxSteps ?? Infinity);
   events?.stepsPerEpoch?.(batcher.stepsPerEpoch, totalSteps);
-  const metricsPath = run.out ? join(run.out, 'metrics.jsonl') : null;
   // Nothing is written until the first step has run, so a run that fails at once (a memory
   // limit too small, say) leaves no half-made output behind.
   const unwritten: object[] = [];
   let firstStepDone = false;
   const log = (record: object) => {
-    if (!metricsPath) return;
+    if (!output) return;
     unwritten.push(record);
     if (!firstStepDone) return;
-    mkdirSync(run.out!, { recursive: true });
-    appendFileSync(metricsPath, unwritten.map((r) => `${JSON.stringify(r)}\n`).join(''));
+    output.appendMetrics(unwritten);
     unwritten.length = 0;
   };
 
   let lastEvaluation: SimilarityEvaluation | null = null;
   const checkpoint = async () => {
-    if (!run.out) return;
-    state = { ...state, batcher: batcher.state() };
-    writeModelDir(run.out, {
+    state = { ...state, batcher: batcher.state(), optimizerStep: optimizer.stepCount, losses: guard.history() };
+    if (!output) return;
+    const location = output.writeCheckpoint({
       config: run.loaded.config,
       vocab: run.loaded.vocab,
       weights: await downloadWeights(model.weights),
       optimizer: await optimizer.exportState(),
       trainerState: state,
     });
-    events?.checkpoint?.(run.out);
+    events?.checkpoint?.(location);
   };
 
   const evaluate = async (epoch: number) => {
@@ -156,24 +156,30 @@ export async function train(run: TrainRun): Promise<{ state: TrainerState; lastE
   if (!run.resume) await evaluate(0);
 
   /** A recorded step whose losses are still on their way back; it ends when the next step starts. */
-  type Pending = { step: number; epoch: number; rows: number; tokens: number; losses: Promise<number[]>; started: number; ended?: number };
+  type Pending = { step: number; epoch: number; rows: number; tokens: number; losses: Promise<number[]>; skipped: boolean; started: number; ended?: number };
   let pending: Pending | null = null;
   const finish = async (p: Pending) => {
     const [loss, seq2seq, similarity] = await p.losses;
     const seconds = ((p.ended ?? performance.now()) - p.started) / 1000;
     const record: StepRecord = {
       step: p.step, epoch: p.epoch, loss, seq2seq_loss: seq2seq, similarity_loss: similarity, lr: options.lr,
-      seconds, rows_per_second: p.rows / seconds, rows: p.rows, tokens_per_row: p.tokens,
+      seconds, rows_per_second: p.rows / seconds, rows: p.rows, tokens_per_row: p.tokens, ...(p.skipped ? { skipped: true as const } : {}),
     };
-    if (![loss, seq2seq, similarity].every(Number.isFinite)) {
-      throw new Error(`step ${p.step}: the loss is not finite (${loss}); lower --lr or check the data`);
+    if (!p.skipped) {
+      const divergence = guard.check(loss);
+      if (divergence) throw new DivergenceError(p.step, divergence);
     }
     firstStepDone = true;
     log(record);
     events?.step?.(record);
   };
 
+  let stopped = false;
   while (state.step < totalSteps) {
+    if (run.stopRequested?.()) {
+      stopped = true;
+      break;
+    }
     const started = performance.now();
     if (pending) pending.ended = started;
     const epoch = Math.floor(state.step / batcher.stepsPerEpoch) + 1;
@@ -185,14 +191,23 @@ export async function train(run: TrainRun): Promise<{ state: TrainerState; lastE
       backward(out.total);
       return [out.total, out.seq2seq, out.similarity];
     });
-    optimizer.step();
+    const skipped = skipAllowed > 0 && !(await lossAndGradientsFinite(losses[0], model.weights));
+    if (skipped) {
+      state = { ...state, skippedSteps: state.skippedSteps + 1 };
+      if (state.skippedSteps > skipAllowed) {
+        releaseAll(losses);
+        throw new DivergenceError(stepNumber, `${state.skippedSteps} steps had a non-finite loss or gradient, more than --skip-nonfinite ${skipAllowed} allows`);
+      }
+    } else optimizer.step();
     for (const weight of model.weights.values()) {
       weight.grad?.release();
       weight.grad = null;
     }
     const reading = readLosses(losses);
+    // Should finishing the previous step throw (divergence, a lost device), this readback is never awaited.
+    reading.catch(() => undefined);
     if (pending) await finish(pending);
-    pending = { step: stepNumber, epoch, rows: encoded.batch, tokens: encoded.seqLen, losses: reading, started };
+    pending = { step: stepNumber, epoch, rows: encoded.batch, tokens: encoded.seqLen, losses: reading, skipped, started };
     state = { ...state, step: stepNumber };
 
     const epochDone = stepNumber % batcher.stepsPerEpoch === 0;
@@ -207,9 +222,30 @@ export async function train(run: TrainRun): Promise<{ state: TrainerState; lastE
     }
   }
   if (pending) await finish(pending);
-  if (state.step % batcher.stepsPerEpoch !== 0 || state.step === 0) await checkpoint();
+  const steps = state.step - (run.resume?.step ?? 0);
+  if (steps > 0 && state.step % batcher.stepsPerEpoch !== 0) await checkpoint();
   optimizer.release();
-  return { state, lastEvaluation };
+  return { state, lastEvaluation, stopped, steps };
+}
+
+/** One readback of the loss plus the sum of every gradient: finite exactly when nothing overflowed. */
+async function lossAndGradientsFinite(loss: Tensor, weights: Map<string, Tensor>): Promise<boolean> {
+  const total = noGrad(() =>
+    scope(() => {
+      let acc = sum(loss);
+      for (const weight of weights.values()) if (weight.grad) acc = add(acc, sum(weight.grad));
+      return acc;
+    }),
+  );
+  try {
+    return Number.isFinite(await total.item());
+  } finally {
+    total.release();
+  }
+}
+
+function releaseAll(tensors: Tensor[]): void {
+  for (const tensor of tensors) tensor.release();
 }
 
 /** Starts every readback at once (so they go out with the step just recorded) and frees the tensors after. */
@@ -217,6 +253,6 @@ async function readLosses(tensors: Tensor[]): Promise<number[]> {
   try {
     return await Promise.all(tensors.map((tensor) => tensor.item()));
   } finally {
-    for (const tensor of tensors) tensor.release();
+    releaseAll(tensors);
   }
 }

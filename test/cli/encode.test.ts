@@ -1,6 +1,8 @@
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readNpyFile } from '../../src/node/npy-file.js';
@@ -135,6 +137,31 @@ test('input errors exit 1 with one line naming the file and line, and write noth
   assert.match(lines[0], /^simbert encode: GPU memory limit exceeded/);
   assert.equal(readdirSync(dir), []);
   assert.not.ok(existsSync(out));
+});
+
+test('--maxlen beyond the model\'s positions is refused up front, naming the flag; the default fits the model', () => {
+  const long = join(scratch, 'long.txt');
+  writeFileSync(long, `${'我'.repeat(100)}\n`);
+  expectFailure(runCli(['encode', '--model', model.dir, '--texts', textsPath, '--maxlen', '100', '--format', 'jsonl']), 2, '--maxlen 100', /max_position_embeddings 64; give --maxlen 64 or less/);
+  const fitted = runCli(['encode', '--model', model.dir, '--texts', long, '--format', 'jsonl']);
+  assert.is(fitted.status, 0, fitted.stderr);
+});
+
+test('SIGTERM while encoding exits 143 at once and leaves no file behind', async () => {
+  const many = join(scratch, 'many.txt');
+  writeFileSync(many, Array.from({ length: 20000 }, (_, i) => `${TEXTS[i % TEXTS.length]}${i}`).join('\n'));
+  const dir = freshDir('interrupted');
+  const entry = fileURLToPath(new URL('../../../dist/cli/index.js', import.meta.url));
+  const child = spawn(process.execPath, [entry, 'encode', '--model', model.dir, '--texts', many, '--out', join(dir, 'vectors.npy')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  await new Promise<void>((resolve) => child.stderr!.on('data', (chunk) => {
+    stderr += chunk;
+    if (stderr.includes('adapter:')) resolve();
+  }));
+  child.kill('SIGTERM');
+  assert.is(await exited, 143, stderr);
+  assert.equal(readdirSync(dir), [], 'no output and no temporary file');
 });
 
 test.run();

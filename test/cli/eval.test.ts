@@ -146,6 +146,11 @@ test('errors exit non-zero with one message and leave no scores file', () => {
   expect(run('--model', model.dir, '--test', twoColumns), 1, new RegExp(`${twoColumns}: line 1: expected 3 tab-separated columns`));
   const emptyText = writeFile('empty-text.txt', '我好\t你好\t1\n\u200b\t她\t0\n');
   expect(run('--model', model.dir, '--test', emptyText), 1, new RegExp(`^simbert eval: ${emptyText}: line 2, text1: text .* is empty after tokenizing`));
+  const strayLabel = writeFile('stray-label.txt', '我好\t你好\t1\n他\t她\t0\n大人\t小人\t2\n多少\t几个\t1\n');
+  expect(run('--model', model.dir, '--test', strayLabel), 1, new RegExp(`^simbert eval: ${strayLabel}: line 3: label 2 in a set whose other labels are 0 or 1`));
+  const invalidUtf8 = join(scratch, 'invalid-utf8.txt');
+  writeFileSync(invalidUtf8, Uint8Array.from([...new TextEncoder().encode('我好\t你好\t1\n他'), 0xff, ...new TextEncoder().encode('\t她\t0\n')]));
+  expect(run('--model', model.dir, '--test', invalidUtf8), 1, new RegExp(`^simbert eval: ${invalidUtf8}: line 2: not valid UTF-8 text$`));
   assert.equal(readdirSync(dir), []);
   assert.not.ok(existsSync(scoresPath));
 });

@@ -95,9 +95,9 @@ test('a run killed after a checkpoint resumes to the same losses', async () => {
       if (existsSync(state)) {
         clearInterval(timer);
         child.kill('SIGKILL');
-        resolve();
       }
     }, 5);
+    // Resolve on exit only: until then the killed child is a zombie, whose lock still counts as held.
     child.on('exit', () => {
       clearInterval(timer);
       resolve();
@@ -109,6 +109,82 @@ test('a run killed after a checkpoint resumes to the same losses', async () => {
   const steps = readMetrics(out).steps;
   assert.equal(steps.map((s) => s.step), full.map((s) => s.step));
   steps.forEach((s, i) => assert.is(s.loss, full[i].loss, `step ${s.step}`));
+});
+
+/** Starts `train ARGS` in the background; resolves with its exit code and stderr. */
+function startTrain(args: string[]): { child: ReturnType<typeof spawn>; done: Promise<{ code: number | null; stderr: string }> } {
+  const entry = fileURLToPath(new URL('../../../dist/cli/index.js', import.meta.url));
+  const child = spawn(process.execPath, [entry, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (chunk) => (stderr += chunk));
+  const done = new Promise<{ code: number | null; stderr: string }>((resolve) => child.on('exit', (code) => resolve({ code, stderr })));
+  return { child, done };
+}
+
+async function waitFor(path: string): Promise<void> {
+  for (let waited = 0; !existsSync(path); waited += 10) {
+    if (waited > 60000) throw new Error(`${path} did not appear`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+test('SIGTERM checkpoints the step in flight and exits 143; a second trainer is refused meanwhile; a bare --resume finishes the saved epochs', async () => {
+  const full = readMetrics(join(root, 'full')).steps;
+  const out = join(root, 'signalled');
+  const { child, done } = startTrain(trainArgs(out, '--epochs', '5'));
+  await waitFor(join(out, 'trainer-state.json'));
+  const second = runCli(trainArgs(out, '--overwrite'));
+  assert.is(second.status, 1, second.stderr);
+  assert.match(second.stderr, new RegExp(`signalled is in use by process ${child.pid} on .*\\(train, started`));
+  child.kill('SIGTERM');
+  const { code, stderr } = await done;
+  assert.is(code, 143, stderr);
+  const stopped = /stopped by SIGTERM after step (\d+); checkpoint: (\S+); continue with: node dist\/cli train --resume (\S+)/.exec(stderr);
+  assert.ok(stopped, stderr);
+  const state = JSON.parse(readFileSync(join(out, 'trainer-state.json'), 'utf8'));
+  assert.is(state.step, Number(stopped![1]), 'the checkpoint holds the last step taken');
+  assert.is(readMetrics(out).steps.length, state.step);
+  const resumed = runCli(['train', '--resume', out]);
+  assert.is(resumed.status, 0, resumed.stderr);
+  const { steps, epochs } = readMetrics(out);
+  assert.equal(steps.map((s) => s.step), [...Array(20).keys()].map((i) => i + 1), 'the five saved epochs, each step once');
+  assert.equal(epochs.map((e) => e.epoch), [0, 1, 2, 3, 4, 5]);
+  full.forEach((s, i) => assert.is(steps[i].loss, s.loss, `step ${s.step}`));
+});
+
+test('a bare --resume of a finished run trains nothing more; --resume refuses options that would change the run', () => {
+  const out = join(root, 'one-epoch');
+  assert.is(runCli(['train', ...common, '--steps-per-epoch', '2', '--epochs', '1', '--out', out]).status, 0);
+  const before = readFileSync(join(out, 'metrics.jsonl'), 'utf8');
+  const again = runCli(['train', '--resume', out]);
+  assert.is(again.status, 0, again.stderr);
+  assert.match(again.stderr, /already finished 2 steps \(1 epochs of 1\); raise --epochs or --max-steps/);
+  assert.is(readFileSync(join(out, 'metrics.jsonl'), 'utf8'), before);
+  for (const flag of [['--lr', '0.1'], ['--batch-size', '4'], ['--seed', '9']]) {
+    const refused = runCli(['train', '--resume', out, ...flag]);
+    assert.is(refused.status, 2, `${flag[0]}: ${refused.stderr}`);
+    assert.match(refused.stderr, `--resume continues a run with its own ${flag[0]}; drop ${flag[0]}`);
+  }
+});
+
+test('an exploding loss stops the run with the step named and nothing diverged saved; --skip-nonfinite skips at most N steps', () => {
+  const out = join(root, 'diverged');
+  const result = runCli(trainArgs(out, '--lr', '3'));
+  assert.is(result.status, 1);
+  assert.match(errorLines(result).pop()!, /^simbert train: step \d+ diverged: the loss .* is more than 10 times .*Lower --lr/);
+  assert.not.ok(existsSync(join(out, 'checkpoints')), 'no checkpoint of a diverged run');
+  const skipping = runCli(trainArgs(join(root, 'skipping'), '--lr', '1e4', '--skip-nonfinite', '2'));
+  assert.is(skipping.status, 1);
+  assert.match(skipping.stderr, /step \d+ diverged: 3 steps had a non-finite loss or gradient, more than --skip-nonfinite 2 allows/);
+});
+
+test('an --out that is a file fails before the GPU or the model is touched', () => {
+  const file = join(root, 'not-a-dir');
+  writeFileSync(file, '');
+  const result = runCli(trainArgs(file));
+  assert.is(result.status, 1);
+  assert.equal(errorLines(result), [`simbert train: ${file} is a file, not a directory`]);
+  assert.not.match(result.stderr, /adapter:/);
 });
 
 function expectDataError(name: string, trainText: string | null, testText: string | null, pattern: RegExp): void {

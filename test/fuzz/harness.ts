@@ -70,7 +70,7 @@ export function buildCase(target: FuzzTarget, seeds: readonly SeedInput[], seed:
 export type Outcome = { kind: 'result' } | { kind: 'own-error' } | { kind: 'failure'; failure: Omit<CaseFailure, 'target' | 'seed' | 'caseIndex' | 'seedInput' | 'mutations'> };
 
 /** Runs the reader on `files` in `dir` and judges the outcome. */
-export function judge(target: FuzzTarget, files: InputFiles, dir: string, meter: AllocationMeter): Outcome {
+export function judge(target: FuzzTarget, files: InputFiles, dir: string, meter: AllocationMeter, timeLimitMs = CASE_TIME_LIMIT_MS): Outcome {
   const inputBytes = Object.values(files).reduce((sum, bytes) => sum + bytes.length, 0);
   const budget = ALLOCATION_PER_INPUT_BYTE * inputBytes + ALLOCATION_SLACK;
   const heapBefore = process.memoryUsage();
@@ -95,8 +95,8 @@ export function judge(target: FuzzTarget, files: InputFiles, dir: string, meter:
   if (growth > HEAP_GROWTH_LIMIT + ALLOCATION_PER_INPUT_BYTE * inputBytes) {
     return { kind: 'failure', failure: { kind: 'heap', detail: `the heap grew by ${growth} bytes for ${inputBytes} input bytes` } };
   }
-  if (elapsed > CASE_TIME_LIMIT_MS) {
-    return { kind: 'failure', failure: { kind: 'slow', detail: `took ${elapsed.toFixed(0)} ms (limit ${CASE_TIME_LIMIT_MS} ms) for ${inputBytes} input bytes` } };
+  if (elapsed > timeLimitMs) {
+    return { kind: 'failure', failure: { kind: 'slow', detail: `took ${elapsed.toFixed(0)} ms (limit ${timeLimitMs} ms) for ${inputBytes} input bytes` } };
   }
   return outcome;
 }
@@ -118,6 +118,8 @@ export interface RunOptions {
   meter: AllocationMeter;
   /** Called before each case with its index (the hang guard watches it). */
   onCase?: (caseIndex: number) => void;
+  /** Called after each case that passed, with how it ended. */
+  onPass?: (kind: 'result' | 'own-error') => void;
 }
 
 export function runCases(target: FuzzTarget, seeds: readonly SeedInput[], options: RunOptions): RunSummary {
@@ -132,6 +134,7 @@ export function runCases(target: FuzzTarget, seeds: readonly SeedInput[], option
     summary.cases++;
     if (outcome.kind === 'result') summary.results++;
     else if (outcome.kind === 'own-error') summary.ownErrors++;
+    if (outcome.kind !== 'failure') options.onPass?.(outcome.kind);
     else {
       summary.failures.push({
         target: target.name, seed: options.seed, caseIndex, seedInput: input.seedInput.origin, mutations: input.mutations, ...outcome.failure,

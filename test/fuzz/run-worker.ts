@@ -1,4 +1,7 @@
-/** Runs one reader's fuzz cases in a worker (worker.ts) and turns a hang or a crash of the worker into a failure of its case. */
+/**
+ * Runs one reader's fuzz cases in a worker (worker.ts) and turns a hang or a crash of the worker
+ * into a failure of its case; the cases after it run in a fresh worker, so one hang hides nothing.
+ */
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,10 +23,25 @@ export interface FuzzRun {
   saveDir: string;
 }
 
-export function runInWorker(run: FuzzRun): Promise<RunSummary> {
+export async function runInWorkers(run: FuzzRun): Promise<RunSummary> {
+  const end = run.first + run.cases;
+  const total: RunSummary = { target: run.target, seed: run.seed, first: run.first, cases: 0, results: 0, ownErrors: 0, failures: [], seeds: [] };
+  for (let first = run.first; first < end;) {
+    const part = await runInWorker({ ...run, first, cases: end - first });
+    total.cases += part.cases;
+    total.results += part.results;
+    total.ownErrors += part.ownErrors;
+    total.failures.push(...part.failures);
+    total.seeds = part.seeds;
+    first += part.cases;
+  }
+  return total;
+}
+
+function runInWorker(run: FuzzRun): Promise<RunSummary> {
   const dir = mkdtempSync(join(tmpdir(), `simbert-fuzz-${run.target}-`));
   mkdirSync(run.saveDir, { recursive: true });
-  const progress = new SharedArrayBuffer(4);
+  const progress = new SharedArrayBuffer(12);
   const current = new Int32Array(progress);
   current[0] = run.first;
   const workerInput: WorkerInput = { ...run, dir, progress };
@@ -36,7 +54,8 @@ export function runInWorker(run: FuzzRun): Promise<RunSummary> {
     const seeds = target.seeds(mkdtempSync(join(tmpdir(), 'simbert-fuzz-replay-')));
     const input = buildCase(target, seeds, run.seed, caseIndex);
     return {
-      target: run.target, seed: run.seed, first: run.first, cases: caseIndex - run.first + 1, results: 0, ownErrors: 0, seeds: seeds.map((seed) => seed.origin),
+      target: run.target, seed: run.seed, first: run.first, cases: caseIndex - run.first + 1,
+      results: Atomics.load(current, 1), ownErrors: Atomics.load(current, 2), seeds: seeds.map((seed) => seed.origin),
       failures: [{
         target: run.target, seed: run.seed, caseIndex, seedInput: input.seedInput.origin, mutations: input.mutations, kind, detail,
         saved: saveInput(run.saveDir, run.target, run.seed, caseIndex, input.files),

@@ -10,6 +10,11 @@ import { join } from 'node:path';
 import { bytesShard, CheckpointReader, parseCheckpointIndex } from '../../src/model/checkpoint/bundle-reader.js';
 import { CheckpointError, DT_FLOAT, DT_INT64, writeCheckpoint, writeRawCheckpoint } from '../../src/model/checkpoint/index.js';
 import { buildTable, compareBytes, readTable, type TableEntry } from '../../src/model/checkpoint/leveldb-table.js';
+import { FormatError } from '../../src/formats/errors.js';
+import { readPytorchStateDict } from '../../src/formats/pytorch.js';
+import { readSafetensors, writeSafetensors } from '../../src/formats/safetensors.js';
+import type { TensorSource } from '../../src/formats/tensor-source.js';
+import { crc32, readZip } from '../../src/formats/zip.js';
 import { bertConfigToJson, bertParameterShapes, ConfigError, parseBertConfigBytes, type BertConfig } from '../../src/model/config.js';
 import { Tokenizer } from '../../src/model/tokenizer.js';
 import { buildVocab, parseVocab, VocabError } from '../../src/model/vocab.js';
@@ -17,8 +22,8 @@ import { DataError, parseTestPairs, parseTextLines, parseTrainGroups, wordPieceC
 import { generateDemoData, type DemoData } from '../../src/train/demo-data.js';
 import { encodeNpyFloat32, NpyError, readNpyFloat32 } from '../../src/train/npy.js';
 import type { SeededRandom } from '../../src/model/random.js';
-import { sharedFixturesDir } from '../support/fixtures.js';
-import { mutate } from './mutate.js';
+import { projectFixture, sharedFixturesDir } from '../support/fixtures.js';
+import { mutate, mutateOnce } from './mutate.js';
 
 /** The files of one input, by name; `FuzzTarget.mutated` names the one that mutations change. */
 export type InputFiles = Record<string, Uint8Array>;
@@ -234,6 +239,72 @@ function demoTestTsv(pairs: number): Uint8Array {
   return encoder.encode(demoData().testPairs.slice(0, pairs).map((pair) => `${pair.a}\t${pair.b}\t${pair.label}\n`).join(''));
 }
 
+// --- safetensors and PyTorch ---------------------------------------------------------------------
+
+function byteLevel(bytes: Uint8Array, random: SeededRandom): { bytes: Uint8Array; mutations: string[] } {
+  const { bytes: mutated, applied } = mutate(bytes, random);
+  return { bytes: mutated, mutations: applied };
+}
+
+/** Half the cases mutate the JSON header and rewrite its length field, so the entries behind the length check get fuzzed. */
+function mutateSafetensors(bytes: Uint8Array, random: SeededRandom): { bytes: Uint8Array; mutations: string[] } {
+  if (random.nextFloat() < 0.5 || bytes.length < 8) return byteLevel(bytes, random);
+  const headerLength = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
+  if (8 + headerLength > bytes.length) return byteLevel(bytes, random);
+  const { bytes: header, applied } = mutate(bytes.subarray(8, 8 + headerLength), random);
+  const out = new Uint8Array(8 + header.length + bytes.length - 8 - headerLength);
+  new DataView(out.buffer).setBigUint64(0, BigInt(header.length), true);
+  out.set(header, 8);
+  out.set(bytes.subarray(8 + headerLength), 8 + header.length);
+  return { bytes: out, mutations: ['header:', ...applied, 'length field rewritten'] };
+}
+
+/**
+ * Half the cases mutate the pickle (data.pkl) in place and patch its CRC-32 in the zip headers,
+ * so the pickle reader behind the archive's checksums gets fuzzed.
+ */
+function mutatePytorch(bytes: Uint8Array, random: SeededRandom): { bytes: Uint8Array; mutations: string[] } {
+  if (random.nextFloat() < 0.5) return byteLevel(bytes, random);
+  let pickle;
+  try {
+    pickle = readZip(bytes, 'seed').entries.find((entry) => entry.name.endsWith('/data.pkl'));
+  } catch {
+    pickle = undefined;
+  }
+  if (!pickle || pickle.end <= pickle.begin) return byteLevel(bytes, random);
+  const out = Uint8Array.from(bytes);
+  const original = out.subarray(pickle.begin, pickle.end);
+  const mutations: string[] = ['data.pkl in place:'];
+  for (let count = 1 + random.nextInt(3); count > 0; count--) {
+    const name = random.pick(['flip-bit', 'set-byte', 'huge-length'] as const);
+    const mutated = mutateOnce(original, name, random);
+    original.set(mutated.subarray(0, original.length));
+    mutations.push(name);
+  }
+  const before = new Uint8Array(4);
+  const after = new Uint8Array(4);
+  new DataView(before.buffer).setUint32(0, pickle.crc32, true);
+  new DataView(after.buffer).setUint32(0, crc32(original), true);
+  for (let at = 0; at + 4 <= out.length; at++) {
+    const inPickle = at + 4 > pickle.begin && at < pickle.end;
+    if (!inPickle && out[at] === before[0] && out[at + 1] === before[1] && out[at + 2] === before[2] && out[at + 3] === before[3]) out.set(after, at);
+  }
+  mutations.push('CRC-32 patched');
+  return { bytes: out, mutations };
+}
+
+/** Reads every floating-point tensor of a weights file, as the HuggingFace loader would. */
+function readWeights(source: TensorSource, floating: (dtype: string) => boolean): number {
+  let values = 0;
+  for (const tensor of source.tensors) if (floating(tensor.dtype)) values += source.readFloat32(tensor.name).length;
+  return values;
+}
+
+function projectFile(...parts: string[]): Uint8Array[] {
+  const path = projectFixture(...parts);
+  return existsSync(path) ? [new Uint8Array(readFileSync(path))] : [];
+}
+
 export const TARGETS: readonly FuzzTarget[] = [
   checkpointTarget('checkpoint-index', INDEX, true),
   checkpointTarget('checkpoint-data', DATA, false),
@@ -264,6 +335,25 @@ export const TARGETS: readonly FuzzTarget[] = [
   bytesTarget('text-lines', 'texts.txt', DataError, () => [
     { origin: 'generated:demo texts, one per line', files: { 'texts.txt': encoder.encode(demoData().testPairs.slice(0, 60).map((pair) => `${pair.a}\n`).join('')) } },
   ], (bytes, fileName) => parseTextLines(bytes, fileName, demoTokenCounter()).length),
+  {
+    ...bytesTarget('safetensors', 'model.safetensors', FormatError, () => [
+      { origin: 'generated:writeSafetensors of 3 tensors with metadata', files: { 'model.safetensors': writeSafetensors([
+        { name: 'embeddings.word_embeddings.weight', shape: [5, 4], data: Float32Array.from({ length: 20 }, (_, i) => i / 7) },
+        { name: 'pooler.dense.bias', shape: [4], data: Float32Array.from([1, -1, 0.5, 2]) },
+        { name: 'scalar', shape: [], data: Float32Array.from([3]) },
+      ], { format: 'pt' }) } },
+      ...projectFile('interop', 'hf-safetensors', 'model.safetensors').map((bytes) => ({ origin: 'project:test/fixtures/interop/hf-safetensors/model.safetensors', files: { 'model.safetensors': bytes } })),
+    ], (bytes, fileName) => readWeights(readSafetensors(bytes, fileName), (dtype) => ['F32', 'F16', 'BF16'].includes(dtype))),
+    mutate: mutateSafetensors,
+  },
+  {
+    ...bytesTarget('pytorch', 'pytorch_model.bin', FormatError, () => [
+      ...projectFile('interop', 'hf-base', 'pytorch_model.bin').map((bytes) => ({ origin: 'project:test/fixtures/interop/hf-base/pytorch_model.bin (torch.save)', files: { 'pytorch_model.bin': bytes } })),
+      ...projectFile('interop', 'legacy-pytorch_model.bin').map((bytes) => ({ origin: 'project:test/fixtures/interop/legacy-pytorch_model.bin', files: { 'pytorch_model.bin': bytes } })),
+      ...projectFile('interop', 'evil-pytorch_model.bin').map((bytes) => ({ origin: 'project:test/fixtures/interop/evil-pytorch_model.bin', files: { 'pytorch_model.bin': bytes } })),
+    ], (bytes, fileName) => readWeights(readPytorchStateDict(bytes, fileName), (dtype) => ['FloatStorage', 'HalfStorage', 'BFloat16Storage', 'DoubleStorage'].includes(dtype))),
+    mutate: mutatePytorch,
+  },
   bytesTarget('npy', 'vectors.npy', NpyError, () => [
     { origin: 'generated:encodeNpyFloat32 [3, 4]', files: { 'vectors.npy': encodeNpyFloat32(Float32Array.from({ length: 12 }, (_, i) => i / 3), [3, 4]) } },
     { origin: 'generated:encodeNpyFloat32 [2, 0, 5]', files: { 'vectors.npy': encodeNpyFloat32(new Float32Array(0), [2, 0, 5]) } },

@@ -14,7 +14,7 @@ export interface WorkerInput {
   cases: number;
   dir: string;
   saveDir: string;
-  /** One Int32: the index of the case in progress. */
+  /** Three Int32s: the index of the case in progress, results and own errors so far. */
   progress: SharedArrayBuffer;
 }
 
@@ -23,5 +23,10 @@ const target = findTarget(input.target);
 const seeds = target.seeds(input.dir);
 const meter = installAllocationMeter();
 const progress = new Int32Array(input.progress);
-const summary = runCases(target, seeds, { ...input, meter, onCase: (caseIndex) => Atomics.store(progress, 0, caseIndex) });
+const summary = runCases(target, seeds, {
+  ...input,
+  meter,
+  onCase: (caseIndex) => Atomics.store(progress, 0, caseIndex),
+  onPass: (kind) => Atomics.add(progress, kind === 'result' ? 1 : 2, 1),
+});
 parentPort?.postMessage(summary);

@@ -5,7 +5,7 @@ import { bertParameterShapes, parseBertConfig, type BertConfig } from '../../src
 import { randomWeightArrays } from '../../src/model/parameters.js';
 import { buildVocab } from '../../src/model/vocab.js';
 import { MODEL_FILES } from '../../src/model/model-folder.js';
-import { writeModelDir } from '../../src/train/model-files.js';
+import { writeModelDir } from '../../src/node/model-directory.js';
 
 /** Characters the tiny test models know, besides the four special tokens. */
 export const TINY_MODEL_CHARACTERS = [...'我你他她们的是了在有人这那中大小上下个不和好吗么怎样什如何去来天年多少请问为谁'];

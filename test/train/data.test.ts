@@ -233,7 +233,7 @@ test('test file: a text the token counter finds empty names the line', () => {
 test('test file: one stray integer label among 0/1 labels is an error naming its line, not a graded set', () => {
   const binaryLines = Array.from({ length: 40 }, (_, i) => `问${i}\t答${i}\t${i % 2}\n`);
   const stray = [...binaryLines.slice(0, 17), '问\t答\t2\n', ...binaryLines.slice(17)].join('');
-  assertDataError(readPairs, stray, /^line 18$/, /label 2 in a set whose other labels are 0 or 1 \(1 of 41 labels are not\); fix the label, or pass --labels graded/, 'txt');
+  assertDataError(readPairs, stray, /^line 18$/, /label 2 in a set whose other labels are 0 or 1 \(1 of 41 labels are not\); fix the label, or, if the set is graded, say so \(eval --labels graded\)/, 'txt');
   assertDataError(readPairs, 'a\tb\t0\nc\td\t1\ne\tf\t2\n', /^line 3$/, /label 2 in a set whose other labels are 0 or 1/, 'txt');
   const twoOf41 = [...binaryLines.slice(0, 39), 'x\ty\t3\n', 'x\ty\t2\n'].join('');
   assertDataError(readPairs, twoOf41, /^line 40$/, /label 3 .*\(2 of 41 labels are not\)/, 'txt');
@@ -244,6 +244,7 @@ test('test file: one stray integer label among 0/1 labels is an error naming its
 test('test file: integer scores that are common, or any fractional score, make the set graded', () => {
   assert.is(loadTestPairs(writeFile('a\tb\t0\nc\td\t1\ne\tf\t2\ng\th\t4\n', 'txt')).graded, true);
   assert.is(loadTestPairs(writeFile('a\tb\t0\nc\td\t1\ne\tf\t0.5\n', 'txt')).graded, true);
+  assert.is(loadTestPairs(writeFile('a\tb\t4\n', 'txt')).graded, true);
 });
 
 const invalidUtf8 = (before: string, after: string): Uint8Array => {

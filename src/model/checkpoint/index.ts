@@ -7,6 +7,7 @@ export {
   BundleWriter, copyCheckpoint, writeCheckpoint, writeRawCheckpoint,
   type CheckpointTensor, type RawCheckpointTensor, type WriteCheckpointOptions,
 } from './bundle-writer.js';
+export { encodeCheckpoint, type EncodedCheckpoint } from './bundle-encoding.js';
 export { DT_FLOAT, DT_INT64, DT_STRING, dtypeElementSize, dtypeName, tfDtypeName } from './bundle-proto.js';
 export { DEFAULT_BLOCK_SIZE, DEFAULT_RESTART_INTERVAL, TENSORFLOW_BLOCK_SIZE } from './leveldb-table.js';
 export { checkpointPrefix, dataShardFileName, indexFileName } from './paths.js';
