@@ -7,8 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromiumMissing, openPage, type AdapterName } from '../test/browser/chromium.js';
+import { chromiumMissing, openPage, projectRoot, type AdapterName } from '../test/browser/chromium.js';
 import { bertConfig, benchBatch, type ModelConfigSpec } from './step.js';
 
 export interface BrowserEncodeResult {
@@ -25,7 +24,7 @@ export async function benchBrowserEncode(spec: ModelConfigSpec, rows: number, to
   const dir = mkdtempSync(join(tmpdir(), 'simbert-bench-browser-'));
   try {
     await build({
-      entryPoints: [fileURLToPath(new URL('../../bench/browser-page.ts', import.meta.url))],
+      entryPoints: [join(projectRoot(), 'bench', 'browser-page.ts')],
       outfile: join(dir, 'bench.js'), bundle: true, format: 'esm', platform: 'browser', target: 'es2022', logLevel: 'warning',
     });
     writeFileSync(join(dir, 'index.html'), '<!doctype html><meta charset="utf-8"><title>bench</title>');

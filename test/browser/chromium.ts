@@ -4,9 +4,23 @@
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+
+/**
+ * The checkout this file was compiled from: the first folder above it with a package.json (the
+ * compiled file may sit in a build folder that dist/ and build/ are links to).
+ */
+export function projectRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) {
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error(`no package.json above ${fileURLToPath(import.meta.url)}`);
+    dir = parent;
+  }
+  return dir;
+}
 
 export const CHROMIUM = process.env.SIMBERT_CHROMIUM ?? '/usr/lib/chromium/chromium';
 
@@ -65,7 +79,7 @@ interface WebServer {
 
 /** scripts/serve-web.mjs on a free port, serving the page, the bundle and `models`. */
 export async function serveWeb(models: string): Promise<WebServer> {
-  const script = fileURLToPath(new URL('../../../scripts/serve-web.mjs', import.meta.url));
+  const script = join(projectRoot(), 'scripts', 'serve-web.mjs');
   const { serve } = (await import(script)) as { serve(options: { port: number; models: string }): Promise<WebServer> };
   return serve({ port: 0, models });
 }

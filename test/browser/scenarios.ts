@@ -7,6 +7,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { SimBert } from '../../src/model/bert.js';
+import { uploadWeights } from '../../src/model/parameters.js';
+import { Tokenizer } from '../../src/model/tokenizer.js';
+import { demoTrainOptions, prepareDemoRun } from '../../src/train/demo-recipe.js';
+import { train, type StepRecord } from '../../src/train/trainer.js';
+import { testGpu } from '../support/engine.js';
 import { errorLines, runCli, writeTinyModel } from '../support/tiny-model.js';
 import { chromiumMissing, openPage, serveWeb, type AdapterName, type BrowserSession } from './chromium.js';
 
@@ -14,6 +20,8 @@ const TEXTS = ['你好吗', '我们去哪里', '他是谁', '这个多少人', '
 const CORPUS = ['我们去哪里', '你们在哪里', '他是谁', '她们是谁', '这个多少', '怎么去上下', '好不好'];
 const QUERY = '我去哪里';
 const MAXLEN = 32;
+/** The training seed (the CLI's default). */
+const SEED = 42;
 /** The module as the page imports it (a string, so TypeScript leaves the browser-side import alone). */
 const MODULE_URL: string = '/dist/browser/simbert.js';
 /** Relative to the largest magnitude of the vector (a vector's small entries carry no separate precision). */
@@ -96,6 +104,40 @@ export function browserTests(adapter: AdapterName): void {
     assert.equal(hits.map((hit) => hit.line), expected.map((hit) => hit.line));
     assert.equal(hits.map((hit) => hit.text), expected.map((hit) => hit.text));
     hits.forEach((hit, i) => assert.ok(Math.abs(hit.score - (expected[i] as CliHit).score) < 1e-4, `${hit.text}: ${hit.score} vs ${(expected[i] as CliHit).score}`));
+  });
+
+  test(`${adapter}: demo training steps in the page give the Node losses`, async () => {
+    const steps = 3;
+    await testGpu();
+    const demo = prepareDemoRun(SEED);
+    const nodeSteps: StepRecord[] = [];
+    await train({
+      model: new SimBert(demo.config, uploadWeights(demo.config, demo.weights)),
+      tokenizer: new Tokenizer(demo.vocab),
+      loaded: { config: demo.config, vocab: demo.vocab, weights: demo.weights, optimizer: null, description: 'demo' },
+      groups: demo.groups,
+      test: demo.test,
+      options: demoTrainOptions({ maxSteps: steps, seed: SEED }),
+      output: null,
+      data: { kind: 'demo', train: 'train.json', test: 'test.txt' },
+      events: { step: (record) => nodeSteps.push(record) },
+    });
+    const inPage = (await session.page.evaluate(async ({ moduleUrl, steps, seed }) => {
+      const simbert = await import(moduleUrl);
+      const records: unknown[] = [];
+      const result = await simbert.trainDemo({ maxSteps: steps, seed }, (event: { kind: string; record: unknown }) => {
+        if (event.kind === 'step') records.push(event.record);
+      });
+      result.model.dispose();
+      return records;
+    }, { moduleUrl: MODULE_URL, steps, seed: SEED })) as StepRecord[];
+    assert.is(inPage.length, steps);
+    inPage.forEach((record, i) => {
+      const reference = nodeSteps[i] as StepRecord;
+      for (const key of ['loss', 'seq2seq_loss', 'similarity_loss'] as const) {
+        assert.ok(Math.abs(record[key] - reference[key]) <= 1e-4 * Math.abs(reference[key]), `step ${i + 1} ${key}: ${record[key]} in the page, ${reference[key]} in Node`);
+      }
+    });
   });
 
   test(`${adapter}: the page names a missing model file`, async () => {
