@@ -39,7 +39,12 @@ export function setAttentionVariant(variant: AttentionVariant | null): void {
 /** The attention kernel version used on this GPU now. */
 export function attentionVariant(gpu: Gpu): AttentionVariant {
   if (forcedVariant === 'subgroup' && fixedSubgroupSize(gpu) === 0) throw new Error('attention variant "subgroup" needs the subgroups feature with one fixed size');
-  return forcedVariant ?? (fixedSubgroupSize(gpu) ? 'subgroup' : 'rows');
+  return forcedVariant ?? chooseAttentionVariant(fixedSubgroupSize(gpu));
+}
+
+/** 'subgroup' when the adapter has subgroups of one fixed size that divides the 64-invocation workgroup, else 'rows'. */
+export function chooseAttentionVariant(subgroupSize: number): AttentionVariant {
+  return subgroupSize > 0 && 64 % subgroupSize === 0 ? 'subgroup' : 'rows';
 }
 
 /**

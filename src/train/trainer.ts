@@ -42,6 +42,8 @@ export interface TrainerEvents {
   step?(record: StepRecord): void;
   epoch?(record: EpochRecord): void;
   checkpoint?(location: string): void;
+  /** Runs after each epoch's evaluation (the CLI shows paraphrases); a record it returns goes to metrics.jsonl. */
+  afterEpoch?(epoch: number): Promise<object | undefined>;
 }
 
 export interface TrainRun {
@@ -153,7 +155,7 @@ export async function train(run: TrainRun): Promise<TrainResult> {
     log(record);
     events?.epoch?.(record);
   };
-  if (!run.resume) await evaluate(0);
+  if (!run.resume && !run.stopRequested?.()) await evaluate(0);
 
   /**
    * A recorded step whose losses are still on their way back. Its own time runs from when it
@@ -228,6 +230,8 @@ export async function train(run: TrainRun): Promise<TrainResult> {
     if (epochDone) {
       state = { ...state, epoch };
       await evaluate(epoch);
+      const shown = await events?.afterEpoch?.(epoch);
+      if (shown) log(shown);
       await checkpoint();
     }
   }
