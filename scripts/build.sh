@@ -23,6 +23,7 @@ switch_to() { # NAME TARGET: points NAME at TARGET in one rename
 prune() { ls -1dt ".$1"-*/ 2>/dev/null | tail -n +4 | xargs -r rm -rf; }
 
 $tsc -p tsconfig.json --outDir ".dist-$id"
+node scripts/build-browser.mjs ".dist-$id" >&2
 if [ "${1:-}" = --tests ]; then
   $tsc -p tsconfig.test.json --outDir ".build-$id"
   switch_to build ".build-$id"
