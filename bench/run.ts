@@ -13,6 +13,7 @@ import { measureColdStart, type ColdStartResult } from './cold-start.js';
 import { benchFmaCeiling } from './fma.js';
 import { benchGenerate, generateReport, runTorchGenerate } from './generate.js';
 import { benchMatmul, MATMUL_SHAPES } from './matmul.js';
+import { browserEncodeSection } from './browser.js';
 import { BASE, benchEncode, benchStep, SEED, SMALL, type EncodeResult, type StepResult } from './step.js';
 import { benchEncodePath, benchTrain, encodeFlops, TRAIN_128, TRAIN_32, type EncodePathResult, type TrainResult } from './train.js';
 import { matmulVariant, runnableMatmulVariants, type MatmulVariant } from '../src/kernels/matmul.js';
@@ -130,6 +131,11 @@ for (const e of ENCODE) {
   const theirs = torch?.encode.find((b) => b.config === e.config.name && b.rows === e.rows && b.tokens === e.tokens)?.sentencesPerSecond;
   say(`| ${r.config} | ${r.rows} x ${r.tokens} | ${fmt(r.medianMs)} | ${fmt(r.sentencesPerSecond)} | ${theirs ? fmt(theirs) : 'skipped'} | ${ratio(r.sentencesPerSecond, theirs)} |`);
 }
+
+say();
+say('## encoding in a browser (headless Chromium, bench/browser.ts), beside Node on this adapter');
+say();
+say(await browserEncodeSection(quick ? SMALL : SEED, 64, 32, encodeResults));
 
 say();
 say('## training through `train` (src/train/trainer.ts on generated text, no test set, no checkpoints)');

@@ -3,7 +3,8 @@ import { generateParaphrases, type GenerateOptions, type GenerateResult } from '
 import { GenerationInterrupted } from '../generate/sample-search.js';
 import type { SimBert } from '../model/bert.js';
 import { Tokenizer } from '../model/tokenizer.js';
-import { loadTextLines, wordPieceCounter } from '../train/data.js';
+import { loadTextLines } from '../node/data-files.js';
+import { wordPieceCounter } from '../train/data.js';
 import { encodeTexts } from '../train/encode.js';
 import { UsageError, type CommandSpec, type ParsedArgs } from './args.js';
 import type { Command } from './command.js';
