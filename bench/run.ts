@@ -11,6 +11,7 @@ import { benchAttention, type AttentionResult } from './attention.js';
 import { BASELINE_INSTALL, runTorchBaseline, type TorchRequest } from './baseline.js';
 import { measureColdStart, type ColdStartResult } from './cold-start.js';
 import { benchFmaCeiling } from './fma.js';
+import { benchGenerate, generateReport, runTorchGenerate } from './generate.js';
 import { benchMatmul, MATMUL_SHAPES } from './matmul.js';
 import { browserEncodeSection } from './browser.js';
 import { BASE, benchEncode, benchStep, SEED, SMALL, type EncodeResult, type StepResult } from './step.js';
@@ -183,6 +184,12 @@ if (!quick) {
   say(`| warm (the cache the first run filled) | ${fmt(coldStart.warmMs / 1000)} |`);
   say();
   say(`Distinct pipelines the demo compiles: ${coldStart.pipelines}; a seed training step dispatches: ${stepResults.find((r) => r.config === SEED.name)?.pipelines ?? '-'}.`);
+}
+
+if (!quick) {
+  say();
+  const generated = await benchGenerate();
+  for (const line of generateReport(generated, runTorchGenerate(), SEED)) say(line);
 }
 
 if (!quick) {

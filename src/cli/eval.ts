@@ -26,7 +26,9 @@ const spec: CommandSpec = {
   usage: 'node dist/cli eval (--model DIR | --config FILE --checkpoint PREFIX --vocab FILE) --test FILE [--threshold 0.8]',
   details: [
     'Each line of --test is text1<TAB>text2<TAB>label, label 0/1 or a 0..5 score (graded sets such as',
-    'STS-B). Every text is encoded alone and each pair scored by the cosine of the pooled vectors.',
+    'STS-B: a fractional score, or scores other than 0/1 on at least 5% of the pairs; a stray integer',
+    'such as 2 among 0/1 labels is an error naming its line). Every text is encoded alone and each',
+    'pair scored by the cosine of the pooled vectors.',
     'stdout gets one JSON object:',
     '  {"accuracy", "threshold", "best_threshold", "best_threshold_accuracy", "auc", "spearman",',
     '   "pairs", "positives"}',

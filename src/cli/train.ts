@@ -15,6 +15,7 @@ import { loadVocab } from '../node/vocab-file.js';
 import { DivergenceError, train, type TrainerState, type TrainOptions } from '../train/trainer.js';
 import { UsageError, type CommandSpec, type ParsedArgs } from './args.js';
 import type { Command } from './command.js';
+import { epochSamples } from './show-samples.js';
 import { instantiate, loadModelFromFlags, MEMORY_FLAG, MODEL_FLAGS, openGpu } from './model-flags.js';
 import { Progress } from './progress.js';
 import { StopSignals } from './stop-signals.js';
@@ -51,6 +52,7 @@ const spec: CommandSpec = {
     MEMORY_FLAG,
     { name: 'seed', kind: 'integer', help: 'seed of batches, dropout and random initialisation', default: RECIPE.seed, placeholder: 'N' },
     { name: 'max-steps', kind: 'integer', help: 'stop after this many steps in all (a checkpoint is written there)', placeholder: 'N' },
+    { name: 'show-samples', kind: 'integer', help: 'at each epoch end, print N paraphrases of a few training texts (also in metrics.jsonl)', default: 0, placeholder: 'N' },
     { name: 'no-shuffle', kind: 'boolean', help: 'take groups in file order instead of shuffling them every epoch' },
     { name: 'out', kind: 'string', help: 'output directory for checkpoints and metrics.jsonl', placeholder: 'DIR' },
     { name: 'resume', kind: 'string', help: 'continue the run saved in DIR', placeholder: 'DIR' },
@@ -145,6 +147,8 @@ async function run(args: ParsedArgs): Promise<number> {
   if (!demo && !resuming && args.flags.train === undefined) throw new UsageError('--train is required with a pretrained model (omit both for the demo)', 'train');
   if (resuming) checkResumeFlags(args);
   // Usage errors come before anything is opened or written.
+  const showSamples = args.flags['show-samples'] as number;
+  if (showSamples < 0) throw new UsageError(`--show-samples must be at least 0, got ${showSamples}`, 'train');
   const options = resuming ? null : trainOptions(args, demo);
   const out = resuming ? (args.flags.resume as string) : ((args.flags.out as string | undefined) ?? (demo ? DEMO_OUT : 'runs/simbert'));
   const replace = !resuming && (args.flags.overwrite === true || (demo && args.flags.out === undefined));
@@ -200,6 +204,7 @@ async function run(args: ParsedArgs): Promise<number> {
           lastCheckpoint = location;
           progress.print(`checkpoint: ${location}`);
         },
+        afterEpoch: showSamples > 0 ? epochSamples(model, tokenizer, groups.groups, showSamples, (line) => progress.print(line)) : undefined,
       },
     }).catch((error: unknown) => {
       // A lost device or a full disk costs only the steps since the last checkpoint; a diverged run needs a lower --lr, not a resume.
@@ -216,6 +221,8 @@ async function run(args: ParsedArgs): Promise<number> {
       return 0;
     }
     if (result.stopped) {
+      // A new run stopped before its first step leaves nothing: the directory it created goes.
+      if (result.steps === 0 && !prepared.resume) succeeded = false;
       progress.print(
         result.steps > 0 && lastCheckpoint
           ? `stopped by ${signals.requested} after step ${result.state.step}; checkpoint: ${lastCheckpoint}; continue with: node dist/cli train --resume ${out}`

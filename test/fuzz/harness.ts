@@ -69,7 +69,7 @@ export function buildCase(target: FuzzTarget, seeds: readonly SeedInput[], seed:
 
 export type Outcome = { kind: 'result' } | { kind: 'own-error' } | { kind: 'failure'; failure: Omit<CaseFailure, 'target' | 'seed' | 'caseIndex' | 'seedInput' | 'mutations'> };
 
-/** Runs the reader on `files` in `dir` and judges the outcome. */
+/** Runs the reader on `files` (named as if in the folder `dir`) and judges the outcome. */
 export function judge(target: FuzzTarget, files: InputFiles, dir: string, meter: AllocationMeter, timeLimitMs = CASE_TIME_LIMIT_MS): Outcome {
   const inputBytes = Object.values(files).reduce((sum, bytes) => sum + bytes.length, 0);
   const budget = ALLOCATION_PER_INPUT_BYTE * inputBytes + ALLOCATION_SLACK;
@@ -112,7 +112,7 @@ export interface RunOptions {
   seed: number;
   first: number;
   cases: number;
-  /** Scratch folder for readers that take paths. */
+  /** The folder the input files are named in (a scratch folder). */
   dir: string;
   saveDir: string;
   meter: AllocationMeter;

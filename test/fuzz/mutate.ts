@@ -132,3 +132,42 @@ export function caseRandom(seed: number, target: string, caseIndex: number): See
   for (const char of `${target}#${caseIndex}`) hash = BigInt.asUintN(64, (hash ^ BigInt(char.codePointAt(0) as number)) * 0x100000001b3n);
   return new SeededRandom(BigInt.asUintN(64, hash ^ (BigInt(seed) << 20n)));
 }
+
+/** JSON values at the edges of what readers accept: huge, negative, fractional, of another type. */
+const JSON_REPLACEMENTS: readonly unknown[] = [
+  TWO_POW_40, 2 ** 53, -1, 0, 0.5, 1e308, -1e-308, '', 'abc', '\u0000', null, true, [], {}, [1, 2, 3], { a: 1 }, '2', Array.from({ length: 64 }, () => 7),
+];
+
+/**
+ * Replaces one to three values of a JSON document (at any depth) with edge values and writes it
+ * back, so validation behind the JSON syntax gets fuzzed. Null when the bytes are not JSON.
+ */
+export function mutateJsonValues(bytes: Uint8Array, random: SeededRandom): { bytes: Uint8Array; mutations: string[] } | null {
+  let document: unknown;
+  try {
+    document = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  } catch {
+    return null;
+  }
+  const mutations: string[] = [];
+  for (let count = 1 + random.nextInt(3); count > 0; count--) {
+    const path: (string | number)[] = [];
+    let parent: unknown = null;
+    let key: string | number | null = null;
+    let node = document;
+    // Walk down while there is somewhere to go, stopping at random.
+    while (node !== null && typeof node === 'object' && random.nextFloat() < 0.8) {
+      const keys: (string | number)[] = Array.isArray(node) ? node.map((_, i) => i) : Object.keys(node);
+      if (keys.length === 0) break;
+      parent = node;
+      key = random.pick(keys);
+      path.push(key);
+      node = (node as Record<string | number, unknown>)[key];
+    }
+    const replacement = structuredClone(random.pick(JSON_REPLACEMENTS));
+    if (parent === null || key === null) document = replacement;
+    else (parent as Record<string | number, unknown>)[key] = replacement;
+    mutations.push(`json ${path.join('.') || '(top)'} = ${JSON.stringify(replacement).slice(0, 20)}`);
+  }
+  return { bytes: new TextEncoder().encode(JSON.stringify(document)), mutations };
+}

@@ -21,9 +21,11 @@ import { buildVocab, parseVocab, VocabError } from '../../src/model/vocab.js';
 import { DataError, parseTestPairs, parseTextLines, parseTrainGroups, wordPieceCounter, type TokenCounter } from '../../src/train/data.js';
 import { generateDemoData, type DemoData } from '../../src/train/demo-data.js';
 import { encodeNpyFloat32, NpyError, readNpyFloat32 } from '../../src/train/npy.js';
+import { PairBatcher } from '../../src/train/batches.js';
+import { parseTrainerState, serializeTrainerState } from '../../src/train/trainer-state.js';
 import type { SeededRandom } from '../../src/model/random.js';
 import { projectFixture, sharedFixturesDir } from '../support/fixtures.js';
-import { mutate, mutateOnce } from './mutate.js';
+import { mutate, mutateJsonValues, mutateOnce } from './mutate.js';
 
 /** The files of one input, by name; `FuzzTarget.mutated` names the one that mutations change. */
 export type InputFiles = Record<string, Uint8Array>;
@@ -41,8 +43,8 @@ export interface FuzzTarget {
   /** The unmutated inputs; `scratch` is a folder for generating them. */
   seeds(scratch: string): SeedInput[];
   /**
-   * Reads `files` (written under `dir` when the reader takes paths) and returns what it read;
-   * throws what the reader throws. `ownError` then judges the error.
+   * Reads `files`, named as if they lay in the folder `dir`, and returns what it read; throws
+   * what the reader throws. `ownError` then judges the error.
    */
   run(files: InputFiles, dir: string): unknown;
   ownError(error: unknown, dir: string): boolean;
@@ -102,8 +104,8 @@ function isOwn(error: unknown, errorClass: abstract new (...args: never[]) => Er
 const INDEX = 'model.ckpt.index';
 const DATA = 'model.ckpt.data-00000-of-00001';
 
-/** A project-written checkpoint: float32 tensors of several ranks (a scalar, an empty one) and an int64. */
-function generatedCheckpoint(scratch: string): SeedInput {
+/** Project-written checkpoints: float32 tensors of several ranks (a scalar, an empty one) in small blocks, and an int64 beside a float32. */
+function generatedCheckpoints(scratch: string): SeedInput[] {
   const dir = join(scratch, 'generated-checkpoint');
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
@@ -126,11 +128,14 @@ function generatedCheckpoint(scratch: string): SeedInput {
     [INDEX]: new Uint8Array(readFileSync(join(dir, `${prefix}.index`))),
     [DATA]: new Uint8Array(readFileSync(join(dir, `${prefix}.data-00000-of-00001`))),
   });
-  return { origin: 'generated:checkpoint of 5 float32 tensors, 64-byte blocks', files: read('float') };
+  return [
+    { origin: 'generated:checkpoint of 5 float32 tensors, 64-byte blocks', files: read('float') },
+    { origin: 'generated:checkpoint of an int64 and a float32', files: read('mixed') },
+  ];
 }
 
 function checkpointSeeds(scratch: string, withIndexOnly: boolean): SeedInput[] {
-  const seeds: SeedInput[] = [generatedCheckpoint(scratch)];
+  const seeds: SeedInput[] = generatedCheckpoints(scratch);
   const tinyIndex = sharedFile('tf-ckpt-tiny-bert', 'bert_model.ckpt.index');
   const tinyData = sharedFile('tf-ckpt-tiny-bert', 'bert_model.ckpt.data-00000-of-00001');
   if (tinyIndex && tinyData) seeds.push({ origin: 'shared:tf-ckpt-tiny-bert/bert_model.ckpt', files: { [INDEX]: tinyIndex, [DATA]: tinyData } });
@@ -246,6 +251,11 @@ function byteLevel(bytes: Uint8Array, random: SeededRandom): { bytes: Uint8Array
   return { bytes: mutated, mutations: applied };
 }
 
+/** Half the cases edit values of the JSON document, so the checks behind its syntax get fuzzed. */
+function mutateJson(bytes: Uint8Array, random: SeededRandom): { bytes: Uint8Array; mutations: string[] } {
+  return (random.nextFloat() < 0.5 ? mutateJsonValues(bytes, random) : null) ?? byteLevel(bytes, random);
+}
+
 /** Half the cases mutate the JSON header and rewrite its length field, so the entries behind the length check get fuzzed. */
 function mutateSafetensors(bytes: Uint8Array, random: SeededRandom): { bytes: Uint8Array; mutations: string[] } {
   if (random.nextFloat() < 0.5 || bytes.length < 8) return byteLevel(bytes, random);
@@ -305,23 +315,40 @@ function projectFile(...parts: string[]): Uint8Array[] {
   return existsSync(path) ? [new Uint8Array(readFileSync(path))] : [];
 }
 
+/** The trainer-state.json of a demo run stopped after 3 steps, as the trainer writes it. */
+function demoTrainerState(): Uint8Array {
+  const batcher = new PairBatcher(demoData().groups.slice(0, 30), { batchSize: 8, seed: 11 });
+  for (let step = 0; step < 3; step++) batcher.next();
+  return serializeTrainerState({
+    version: 1, step: 3, epoch: 0, bestAccuracy: 0.625, batcher: batcher.state(),
+    options: { maxlen: 32, batchSize: 8, epochs: 2, lr: 1e-4, weightDecay: 0.01, threshold: 0.8, seed: 11, shuffle: true, skipNonfinite: 0 },
+    data: { train: 'demo/train.json', test: 'demo/test.txt', kind: 'demo' }, optimizerStep: 3, skippedSteps: 0, losses: { first: 9.25, recent: [8.5, 8.125, 7.75] },
+  });
+}
+
 export const TARGETS: readonly FuzzTarget[] = [
   checkpointTarget('checkpoint-index', INDEX, true),
   checkpointTarget('checkpoint-data', DATA, false),
-  bytesTarget('bert-config', 'bert_config.json', ConfigError, () => [
+  {
+    ...bytesTarget('bert-config', 'bert_config.json', ConfigError, () => [
     { origin: 'generated:bertConfigToJson of a tiny config', files: { 'bert_config.json': encoder.encode(`${JSON.stringify(bertConfigToJson(tinyConfig), null, 2)}\n`) } },
     ...sharedSeed('tf-ckpt-tiny-bert', 'bert_config.json', 'bert_config.json'),
     ...sharedSeed('google-chinese-bert-index', 'bert_config.json', 'bert_config.json'),
-  ], (bytes, fileName) => bertParameterShapes(parseBertConfigBytes(bytes, fileName)).length),
+    ], (bytes, fileName) => bertParameterShapes(parseBertConfigBytes(bytes, fileName)).length),
+    mutate: mutateJson,
+  },
   bytesTarget('vocab', 'vocab.txt', VocabError, () => [
     { origin: 'generated:demo vocab.txt', files: { 'vocab.txt': encoder.encode(demoData().vocabTokens.slice(0, 300).map((token) => `${token}\n`).join('')) } },
     ...sharedSeed('vocab-zh', 'vocab.txt', 'vocab.txt', 1200),
     ...sharedSeed('tf-ckpt-tiny-bert', 'vocab.txt', 'vocab.txt'),
   ], (bytes, fileName) => parseVocab(bytes, fileName).vocab.tokens.length + parseVocab(bytes, fileName, { simplified: true }).vocab.tokens.length),
-  bytesTarget('train-json', 'train.json', DataError, () => [
+  {
+    ...bytesTarget('train-json', 'train.json', DataError, () => [
     { origin: 'generated:demo train.json (object of groups)', files: { 'train.json': demoTrainJson(30) } },
     { origin: 'generated:demo groups as a JSON array', files: { 'train.json': encoder.encode(JSON.stringify(demoData().groups.slice(0, 20))) } },
-  ], (bytes, fileName) => parseTrainGroups(bytes, fileName, demoTokenCounter()).totalTexts),
+    ], (bytes, fileName) => parseTrainGroups(bytes, fileName, demoTokenCounter()).totalTexts),
+    mutate: mutateJson,
+  },
   bytesTarget('train-jsonl', 'train.jsonl', DataError, () => [
     { origin: 'generated:demo groups as JSON Lines', files: { 'train.jsonl': encoder.encode(demoData().groups.slice(0, 30).map((group) => `${JSON.stringify(group)}\n`).join('')) } },
     ...sharedSeed('lcqmc-dev', 'groups.jsonl', 'train.jsonl', 60),
@@ -353,6 +380,14 @@ export const TARGETS: readonly FuzzTarget[] = [
       ...projectFile('interop', 'evil-pytorch_model.bin').map((bytes) => ({ origin: 'project:test/fixtures/interop/evil-pytorch_model.bin', files: { 'pytorch_model.bin': bytes } })),
     ], (bytes, fileName) => readWeights(readPytorchStateDict(bytes, fileName), (dtype) => ['FloatStorage', 'HalfStorage', 'BFloat16Storage', 'DoubleStorage'].includes(dtype))),
     mutate: mutatePytorch,
+  },
+  {
+    ...bytesTarget('trainer-state', 'trainer-state.json', Error, () => [
+      { origin: 'generated:trainer-state.json of a 3-step demo run', files: { 'trainer-state.json': demoTrainerState() } },
+    ], (bytes, fileName) => parseTrainerState(bytes, fileName).step),
+    // The trainer-state reader throws plain Errors: a TypeError or RangeError is never its own.
+    ownError: (error, dir) => error instanceof Error && error.constructor === Error && error.message.startsWith(`${nameIn(dir, 'trainer-state.json')}: `),
+    mutate: mutateJson,
   },
   bytesTarget('npy', 'vectors.npy', NpyError, () => [
     { origin: 'generated:encodeNpyFloat32 [3, 4]', files: { 'vectors.npy': encodeNpyFloat32(Float32Array.from({ length: 12 }, (_, i) => i / 3), [3, 4]) } },
