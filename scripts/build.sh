@@ -21,9 +21,10 @@ switch_to() { # NAME TARGET: points NAME at TARGET in one rename
   mv -T ".$name.tmp-$$" "$name"
 }
 
-# Newest first; keeps the build just made and the two before it.
-# A concurrent build may prune a folder between the glob and ls: ls then fails, which is no error here.
-prune() { { ls -1dt ".$1"-*/ 2>/dev/null || true; } | tail -n +4 | xargs -r rm -rf; }
+# Keeps the three newest builds. Newest by name (the id starts with the start time in nanoseconds),
+# not by mtime: a folder that a concurrent build is deleting has just been modified and would count as
+# the newest. That build may also remove a folder between the glob and ls, which is no error here.
+prune() { { ls -1d ".$1"-*/ 2>/dev/null || true; } | sort -r | tail -n +4 | xargs -r rm -rf; }
 
 $tsc -p tsconfig.json --outDir ".dist-$id"
 $bundle ".dist-$id" >&2
