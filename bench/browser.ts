@@ -18,7 +18,9 @@ export interface BrowserEncodeResult {
 }
 
 /** Encode of `rows` x `tokens` on each Chromium adapter, or the reason it was skipped. */
-export async function benchBrowserEncode(spec: ModelConfigSpec, rows: number, tokens: number, samples: number): Promise<BrowserEncodeResult[] | { skipped: string }> {
+export async function benchBrowserEncode(
+  spec: ModelConfigSpec, rows: number, tokens: number, samples: number, adapters: readonly AdapterName[] = ['swiftshader', 'compat'],
+): Promise<BrowserEncodeResult[] | { skipped: string }> {
   const missing = chromiumMissing();
   if (missing) return { skipped: missing };
   const dir = mkdtempSync(join(tmpdir(), 'simbert-bench-browser-'));
@@ -39,7 +41,7 @@ export async function benchBrowserEncode(spec: ModelConfigSpec, rows: number, to
     const input = { rows, tokens, tokenIds: Array.from(batch.tokenIds), segmentIds: Array.from(batch.segmentIds) };
     const results: BrowserEncodeResult[] = [];
     try {
-      for (const adapter of ['swiftshader', 'compat'] as const) {
+      for (const adapter of adapters) {
         const session = await openPage(adapter, url);
         try {
           const measured = await session.page.evaluate(async ({ config, input, samples }) => {

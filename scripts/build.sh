@@ -22,7 +22,8 @@ switch_to() { # NAME TARGET: points NAME at TARGET in one rename
 }
 
 # Newest first; keeps the build just made and the two before it.
-prune() { ls -1dt ".$1"-*/ 2>/dev/null | tail -n +4 | xargs -r rm -rf; }
+# A concurrent build may prune a folder between the glob and ls: ls then fails, which is no error here.
+prune() { { ls -1dt ".$1"-*/ 2>/dev/null || true; } | tail -n +4 | xargs -r rm -rf; }
 
 $tsc -p tsconfig.json --outDir ".dist-$id"
 $bundle ".dist-$id" >&2

@@ -1,7 +1,7 @@
 // `npm run web`: serves the page (web/), the browser module (dist/browser/) and, with
 // --models DIR, the model folders under DIR (at /models/NAME/), on 127.0.0.1 only.
 // Built on Node's http module; nothing is fetched from anywhere else.
-import { createReadStream, statSync } from 'node:fs';
+import { createReadStream, existsSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -81,6 +81,16 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     console.error(`serve-web: --port must be a port number, got '${option('--port')}'`);
     process.exit(2);
   }
-  const { url } = await serve({ port, models: option('--models') ?? null });
-  console.log(`SimBERT page: ${url}  (Ctrl-C stops it)`);
+  const models = option('--models') ?? null;
+  if (models !== null && !existsSync(models)) {
+    console.error(`serve-web: --models folder '${models}' does not exist`);
+    process.exit(2);
+  }
+  try {
+    const { url } = await serve({ port, models });
+    console.log(`SimBERT page: ${url}${models ? ` (model folders of ${models} at ${url}models/NAME/)` : ''}  (Ctrl-C stops it)`);
+  } catch (error) {
+    console.error(`serve-web: cannot listen on 127.0.0.1:${port}: ${error.code ?? error.message}${error.code === 'EADDRINUSE' ? ' (give another --port)' : ''}`);
+    process.exit(1);
+  }
 }

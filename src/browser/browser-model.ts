@@ -15,7 +15,7 @@ import { PickedFilesFolder } from './picked-files.js';
 import { UrlFolder } from './url-folder.js';
 
 export interface EncodeOptions {
-  /** Maximum tokens per text, [CLS] and [SEP] included (default 128, as the CLI). */
+  /** Maximum tokens per text, [CLS] and [SEP] included (default 128, or the model's max_position_embeddings when smaller, as the CLI). */
   maxlen?: number;
   /** Texts per GPU batch (default 64, as the CLI). */
   batchSize?: number;
@@ -169,7 +169,8 @@ export class BrowserModel {
   private async encodeRows(texts: readonly string[], options: EncodeOptions): Promise<Float32Array> {
     if (this.disposed) throw new Error('the model was disposed');
     checkTexts(texts, this.tokenizer);
-    const maxlen = checkMaxlen(options.maxlen ?? 128, this.model.config);
+    // As the CLI: the default 128 is lowered to what the model takes; a larger given value is refused.
+    const maxlen = checkMaxlen(options.maxlen ?? Math.min(128, this.model.config.maxPositionEmbeddings), this.model.config);
     const batchSize = options.batchSize ?? 64;
     if (!(Number.isInteger(batchSize) && batchSize >= 1)) throw new Error(`batchSize must be a positive integer, got ${batchSize}`);
     const vectors = await encodeTexts(this.model, this.tokenizer, texts, { maxlen, batchSize });

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readSafetensors } from '../../src/formats/safetensors.js';
-import { writeCheckpoint } from '../../src/model/checkpoint/index.js';
+import { writeCheckpoint } from '../../src/node/checkpoint-writer.js';
 import { bertConfigToJson } from '../../src/model/config.js';
 import { readNpyFile } from '../../src/node/npy-file.js';
 import { INTEROP, interopReference } from '../support/interop-fixture.js';

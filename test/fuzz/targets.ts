@@ -8,7 +8,8 @@
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { bytesShard, CheckpointReader, parseCheckpointIndex } from '../../src/model/checkpoint/bundle-reader.js';
-import { CheckpointError, DT_FLOAT, DT_INT64, writeCheckpoint, writeRawCheckpoint } from '../../src/model/checkpoint/index.js';
+import { CheckpointError, DT_FLOAT, DT_INT64 } from '../../src/model/checkpoint/index.js';
+import { writeCheckpoint, writeRawCheckpoint } from '../../src/node/checkpoint-writer.js';
 import { buildTable, compareBytes, readTable, type TableEntry } from '../../src/model/checkpoint/leveldb-table.js';
 import { FormatError } from '../../src/formats/errors.js';
 import { readPytorchStateDict } from '../../src/formats/pytorch.js';

@@ -3,9 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import {
-  decodeStringTensor, DT_INT64, DT_STRING, encodeStringTensor, maskedCrc32c, writeRawCheckpoint,
-} from '../../src/model/checkpoint/index.js';
+import { decodeStringTensor, DT_INT64, DT_STRING, encodeStringTensor, maskedCrc32c } from '../../src/model/checkpoint/index.js';
+import { writeRawCheckpoint } from '../../src/node/checkpoint-writer.js';
 import { openCheckpoint } from '../../src/node/checkpoint-files.js';
 import { errorLines, runCli } from '../support/tiny-model.js';
 

@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  BundleWriter, bytesShard, CheckpointError, CheckpointReader, checkpointPrefix, copyCheckpoint, crc32c, DT_INT64, DT_STRING,
-  maskCrc32c, parseCheckpointIndex, TENSORFLOW_BLOCK_SIZE, unmaskCrc32c, writeCheckpoint, writeRawCheckpoint, type CheckpointTensor,
+  bytesShard, CheckpointError, CheckpointReader, checkpointPrefix, crc32c, DT_INT64, DT_STRING, maskCrc32c, parseCheckpointIndex, TENSORFLOW_BLOCK_SIZE, unmaskCrc32c, type CheckpointTensor,
 } from '../../src/model/checkpoint/index.js';
+import { BundleWriter, copyCheckpoint, writeCheckpoint, writeRawCheckpoint } from '../../src/node/checkpoint-writer.js';
 import { openCheckpoint } from '../../src/node/checkpoint-files.js';
 import { decodeBundleEntry, encodeBundleEntry } from '../../src/model/checkpoint/bundle-proto.js';
 import { buildTable, readTable, shortestSeparator, shortSuccessor } from '../../src/model/checkpoint/leveldb-table.js';

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { CheckpointError, writeCheckpoint } from '../../src/model/checkpoint/index.js';
+import { CheckpointError } from '../../src/model/checkpoint/index.js';
+import { writeCheckpoint } from '../../src/node/checkpoint-writer.js';
 import {
   bertConfigToJson, bertParameterShapes, ConfigError, isOptimizerState, parseBertConfig, parseBertConfigBytes,
   validateCheckpointAgainstConfig, type BertConfig,

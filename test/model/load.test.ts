@@ -5,7 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { scope } from '../../src/autograd/tensor.js';
 import { SimBert } from '../../src/model/bert.js';
-import { writeCheckpoint } from '../../src/model/checkpoint/index.js';
+import { writeCheckpoint } from '../../src/node/checkpoint-writer.js';
 import { bertParameterShapes, parseBertConfig } from '../../src/model/config.js';
 import { openCheckpoint } from '../../src/node/checkpoint-files.js';
 import { loadBertConfig } from '../../src/node/config-file.js';

@@ -1,8 +1,22 @@
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const projectRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..', '..');
+/**
+ * The checkout: the first folder above this compiled file with a package.json (build/ is a link
+ * into .builds/ID/, and Node resolves the link, so a fixed number of '..' lands in .builds/).
+ */
+function findProjectRoot(): string {
+  let dir = fileURLToPath(new URL('.', import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) {
+    const parent = dirname(dir);
+    if (parent === dir) return resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..', '..');
+    dir = parent;
+  }
+  return dir;
+}
+
+const projectRoot = findProjectRoot();
 
 /** Where ../shared/fixtures is (SIMBERT_FIXTURES overrides), or null when absent. */
 export function sharedFixturesDir(): string | null {

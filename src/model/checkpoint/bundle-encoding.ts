@@ -1,9 +1,15 @@
 import { DT_FLOAT, encodeBundleEntry, encodeBundleHeader, Endianness, TENSOR_BUNDLE_VERSION } from './bundle-proto.js';
 import { elementCount } from './bundle-reader.js';
-import type { CheckpointTensor } from './bundle-writer.js';
 import { crc32cExtend, maskCrc32c } from './crc32c.js';
 import { CheckpointError } from './errors.js';
 import { buildTable, compareBytes, type TableEntry } from './leveldb-table.js';
+
+/** A float32 tensor to save under a TensorFlow variable name. */
+export interface CheckpointTensor {
+  name: string;
+  shape: number[];
+  data: Float32Array;
+}
 
 /** A one-shard float32 checkpoint as bytes: the `.index` table and the data shard as views of the tensors. */
 export interface EncodedCheckpoint {

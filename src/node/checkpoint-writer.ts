@@ -5,19 +5,14 @@
  * Files are written under temporary names and renamed into place, data first, index last.
  */
 import { closeSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { maskedCrc32c } from './crc32c.js';
-import { DT_FLOAT, DT_STRING, encodeBundleEntry, encodeBundleHeader, Endianness, TENSOR_BUNDLE_VERSION } from './bundle-proto.js';
-import { CheckpointReader, elementCount } from './bundle-reader.js';
-import { CheckpointError } from './errors.js';
-import { buildTable, compareBytes, type TableEntry, type TableOptions } from './leveldb-table.js';
-import { checkpointPrefix, dataShardFileName, indexFileName } from './paths.js';
-import { decodeStringTensor } from './string-tensor.js';
-
-export interface CheckpointTensor {
-  name: string;
-  shape: number[];
-  data: Float32Array;
-}
+import { maskedCrc32c } from '../model/checkpoint/crc32c.js';
+import { DT_FLOAT, DT_STRING, encodeBundleEntry, encodeBundleHeader, Endianness, TENSOR_BUNDLE_VERSION } from '../model/checkpoint/bundle-proto.js';
+import { CheckpointReader, elementCount } from '../model/checkpoint/bundle-reader.js';
+import { CheckpointError } from '../model/checkpoint/errors.js';
+import { buildTable, compareBytes, type TableEntry, type TableOptions } from '../model/checkpoint/leveldb-table.js';
+import { checkpointPrefix, dataShardFileName, indexFileName } from '../model/checkpoint/paths.js';
+import { decodeStringTensor } from '../model/checkpoint/string-tensor.js';
+import type { CheckpointTensor } from '../model/checkpoint/bundle-encoding.js';
 
 /** A tensor of any dtype given as its stored bytes (for DT_STRING, TensorFlow's varint-length layout). */
 export interface RawCheckpointTensor {
