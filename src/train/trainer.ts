@@ -103,7 +103,8 @@ export async function train(run: TrainRun): Promise<TrainResult> {
     stepsPerEpoch: options.stepsPerEpoch,
   });
   const optimizer = new AdamW(model.weights, { lr: options.lr, weightDecay: options.weightDecay });
-  let state: TrainerState = run.resume ?? {
+  // A resumed run keeps its state but saves the options it now runs with (a raised --epochs, say).
+  let state: TrainerState = run.resume ? { ...run.resume, options } : {
     version: 1, step: 0, epoch: 0, bestAccuracy: null, batcher: batcher.state(), options, data: run.data,
     optimizerStep: 0, skippedSteps: 0, losses: { first: null, recent: [] },
   };

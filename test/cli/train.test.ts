@@ -79,6 +79,7 @@ test('stopping with --max-steps and resuming gives the same losses as an uninter
   assert.is(readMetrics(out).steps.length, 6);
   const resumed = runCli(['train', '--resume', out, '--max-steps', '12']);
   assert.is(resumed.status, 0, resumed.stderr);
+  assert.is(JSON.parse(readFileSync(join(out, 'trainer-state.json'), 'utf8')).options.maxSteps, 12, 'the raised --max-steps is saved for the next resume');
   const steps = readMetrics(out).steps;
   assert.equal(steps.map((s) => s.step), full.map((s) => s.step));
   steps.forEach((s, i) => assert.is(s.loss, full[i].loss, `step ${s.step}`));

@@ -3,8 +3,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /**
- * The checkout: the first folder above this compiled file with a package.json (build/ is a link
- * into .builds/ID/, and Node resolves the link, so a fixed number of '..' lands in .builds/).
+ * The checkout: the first folder above this compiled file with a package.json (build/ may be a link
+ * to a build folder, and Node resolves the link, so this does not depend on where that folder is).
  */
 function findProjectRoot(): string {
   let dir = fileURLToPath(new URL('.', import.meta.url));
