@@ -3,7 +3,7 @@
  * on the engine, beside PyTorch on the CPU in the same run (bench/torch-generate.py): the
  * bert4keras way (the whole sequence recomputed every step) and with a key/value cache.
  * Random weights: rows rarely draw [SEP], so nearly every row runs all maxlen steps, on both sides.
- * `node build/bench/generate.js` runs this part alone.
+ * `node build/bench/generate.js [INPUTS...]` runs this part alone (default: 1 and 16 inputs).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -115,8 +115,10 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const gpu = await initNodeEngine();
   const load = loadavg()[0];
   console.log(`adapter: ${gpu.adapterKind} (${gpu.adapterDescription}); load average (1 min) ${load.toFixed(2)} on ${cpus().length} CPUs at the start`);
-  const ours = await benchGenerate();
-  const torch = runTorchGenerate();
+  const counts = process.argv.length > 2 ? process.argv.slice(2).map(Number) : GENERATE_INPUTS;
+  const ours = await benchGenerate(SEED, counts);
+  for (const r of ours) console.log(`ours, ${r.inputs} inputs: ${r.seconds.toFixed(1)} s, ${r.tokens} tokens`);
+  const torch = runTorchGenerate(SEED, counts);
   console.log(generateReport(ours, torch, SEED).join('\n'));
   console.log(`load average (1 min) at the end: ${loadavg()[0].toFixed(2)}`);
   gpu.destroy();

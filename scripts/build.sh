@@ -5,10 +5,12 @@
 # compiled code computes relative to itself still reach the project's files), then dist and build
 # become symlinks to them, each switched by one rename. Fresh folders also mean no compiled file of
 # a deleted source lingers. The two previous builds are kept, so a test run that started on one of
-# them still finds its files. TSC overrides the compiler command (tests use a stand-in).
+# them still finds its files. TSC and BUNDLE override the compiler and the browser bundler (tests
+# use stand-ins).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tsc=${TSC:-npx tsc}
+bundle=${BUNDLE:-node scripts/build-browser.mjs}
 id="$(date +%s%N)-$$"
 
 switch_to() { # NAME TARGET: points NAME at TARGET in one rename
@@ -20,10 +22,11 @@ switch_to() { # NAME TARGET: points NAME at TARGET in one rename
 }
 
 # Newest first; keeps the build just made and the two before it.
-prune() { ls -1dt ".$1"-*/ 2>/dev/null | tail -n +4 | xargs -r rm -rf; }
+# A concurrent build may prune a folder between the glob and ls: ls then fails, which is no error here.
+prune() { { ls -1dt ".$1"-*/ 2>/dev/null || true; } | tail -n +4 | xargs -r rm -rf; }
 
 $tsc -p tsconfig.json --outDir ".dist-$id"
-node scripts/build-browser.mjs ".dist-$id" >&2
+$bundle ".dist-$id" >&2
 if [ "${1:-}" = --tests ]; then
   $tsc -p tsconfig.test.json --outDir ".build-$id"
   switch_to build ".build-$id"

@@ -48,6 +48,8 @@ export class KvDecoder {
     private readonly sources: readonly (readonly number[])[],
     slots: number,
     readonly maxGen: number,
+    /** Most bytes of one cache page (default: the GPU's storage binding limit). */
+    maxPageBytes = activeGpu().maxBindingBytes,
   ) {
     const { config } = model;
     this.hidden = config.hiddenSize;
@@ -62,7 +64,7 @@ export class KvDecoder {
       throw new Error(`a source of ${longest} tokens plus ${maxGen} generated ones passes max_position_embeddings ${config.maxPositionEmbeddings}`);
     }
     const slotBytes = maxGen * this.hidden * 4;
-    this.pageSlots = Math.floor(activeGpu().maxBindingBytes / slotBytes);
+    this.pageSlots = Math.floor(maxPageBytes / slotBytes);
     if (this.pageSlots < 1) throw new Error(`${maxGen} cached tokens of hidden size ${this.hidden} pass the GPU's storage binding limit`);
     const pages = Array.from({ length: Math.ceil(slots / this.pageSlots) }, (_, p) => Math.min(this.pageSlots, slots - p * this.pageSlots));
     try {

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -177,6 +177,19 @@ test('an exploding loss stops the run with the step named and nothing diverged s
   const skipping = runCli(trainArgs(join(root, 'skipping'), '--lr', '1e4', '--skip-nonfinite', '2'));
   assert.is(skipping.status, 1);
   assert.match(skipping.stderr, /step \d+ diverged: 3 steps had a non-finite loss or gradient, more than --skip-nonfinite 2 allows/);
+});
+
+test('a damaged trainer-state.json is refused naming the file, and metrics.jsonl is left as it was', () => {
+  const out = join(root, 'damaged-state');
+  const folder = join(out, 'checkpoints', 'step-00000004');
+  mkdirSync(folder, { recursive: true });
+  symlinkSync('checkpoints/step-00000004', join(out, 'latest'));
+  writeFileSync(join(folder, 'trainer-state.json'), JSON.stringify({ version: 1, step: 'abc' }));
+  writeFileSync(join(out, 'metrics.jsonl'), '{"epoch":0,"accuracy":0.5}\n{"step":1,"epoch":1,"loss":3}\n');
+  const result = runCli(['train', '--resume', out]);
+  assert.is(result.status, 1, result.stderr);
+  assert.match(errorLines(result).pop()!, /trainer-state\.json: "step" must be an integer in \[0, \d+\], got "abc"/);
+  assert.is(readFileSync(join(out, 'metrics.jsonl'), 'utf8'), '{"epoch":0,"accuracy":0.5}\n{"step":1,"epoch":1,"loss":3}\n');
 });
 
 test('an --out that is a file fails before the GPU or the model is touched', () => {

@@ -58,11 +58,14 @@ const argmax = (row: ArrayLike<number>, banned: number[] = []) => {
 };
 
 // Source word counts (awkward lengths) and rows per source.
-for (const [lengths, perSource] of [[[1], 1], [[5, 11, 2], 3], [[13, 7], 5]] as [number[], number][]) {
-  test(`cached decoding equals full recomputation: sources of ${lengths} words, ${perSource} rows each, logits within 1e-4 over 6 steps`, async () => {
+// Slots per cache page: the default (one page), or 4 (rows spread over pages, one step per page).
+for (const [lengths, perSource, pageSlots] of [[[1], 1, 0], [[5, 11, 2], 3, 0], [[13, 7], 5, 0], [[6, 3], 5, 4]] as [number[], number, number][]) {
+  test(`cached decoding equals full recomputation: sources of ${lengths} words, ${perSource} rows each${pageSlots ? `, ${pageSlots} slots per cache page` : ''}, logits within 1e-4 over 6 steps`, async () => {
     const sources = lengths.map((length, i) => source(length, 31 + i));
     const slots = sources.length * perSource;
-    const decoder = new KvDecoder(model, sources, slots, 8);
+    const maxGen = 8;
+    const decoder = new KvDecoder(model, sources, slots, maxGen, pageSlots ? pageSlots * maxGen * model.config.hiddenSize * 4 : undefined);
+    if (pageSlots) assert.is(decoder.pageOf(slots - 1), Math.ceil(slots / pageSlots) - 1);
     const first = decoder.prefill();
     const prefillLogits = await first.toArray();
     first.release();
@@ -74,11 +77,18 @@ for (const [lengths, perSource] of [[[1], 1], [[5, 11, 2], 3], [[13, 7], 5]] as 
       // Rows leave the batch as the steps go (finished rows): step t keeps rows with slot % 3 != 2 once t >= 3.
       const live = rows.filter((row) => t < 3 || row.slot % 3 !== 2);
       for (const row of live) row.gen.push(4 + ((row.slot * 7 + t * 3) % (VOCAB - 4)));
-      const hidden = decoder.step(live.map((row) => ({ input: row.input, slot: row.slot, token: row.gen[t] })), t);
-      const logits = decoder.logits(hidden, 0, live.length);
-      hidden.release();
-      const cached = await logits.toArray();
-      logits.release();
+      // One step per cache page, as the sampler runs them.
+      const cached = new Float32Array(live.length * VOCAB);
+      for (let start = 0; start < live.length;) {
+        let end = start;
+        while (end < live.length && decoder.pageOf(live[end].slot) === decoder.pageOf(live[start].slot)) end++;
+        const hidden = decoder.step(live.slice(start, end).map((row) => ({ input: row.input, slot: row.slot, token: row.gen[t] })), t);
+        const logits = decoder.logits(hidden, 0, end - start);
+        hidden.release();
+        cached.set(await logits.toArray(), start * VOCAB);
+        logits.release();
+        start = end;
+      }
       const reference = await fullLogits(live.map((row) => ({ src: sources[row.input], gen: row.gen })));
       live.forEach((row, r) => assertClose(cached.subarray(r * VOCAB, (r + 1) * VOCAB), reference[r], `step ${t} row ${row.slot}`, { rtol: 1e-4, atol: 1e-4 }));
     }

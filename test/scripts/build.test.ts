@@ -13,7 +13,7 @@ copyFileSync(buildScript, join(root, 'scripts', 'build.sh'));
 // A stand-in for tsc that takes a while and writes one file into --outDir.
 const fakeTsc = join(root, 'fake-tsc.sh');
 writeFileSync(fakeTsc, 'while [ "$1" != --outDir ]; do shift; done\nsleep 0.3\nmkdir -p "$2/cli"\necho built > "$2/cli/index.js"\n');
-const env = { ...process.env, TSC: `bash ${fakeTsc}` };
+const env = { ...process.env, TSC: `bash ${fakeTsc}`, BUNDLE: 'true' };
 
 function build(): Promise<number | null> {
   const child = spawn('bash', [join(root, 'scripts', 'build.sh'), '--tests'], { env, stdio: 'ignore' });

@@ -72,10 +72,11 @@ test("each step's seconds is its own wall time, not its neighbour's, when steps 
   const seconds = records.map((r) => r.seconds * 1000);
   const message = `step ms ${seconds.map((s) => s.toFixed(0)).join(', ')}; the spin alone took ${spinMs.toFixed(0)} ms`;
   assert.equal(records.map((r) => r.step), [1, 2, 3, 4, 5, 6]);
-  assert.ok(seconds[slowStep - 1] >= 0.7 * spinMs, `the slow step is charged its own time: ${message}`);
+  // Bounds far apart: a loaded machine runs the spin at another speed than it was calibrated at.
+  assert.ok(seconds[slowStep - 1] >= 0.5 * spinMs, `the slow step is charged its own time: ${message}`);
   // Step 1 compiles the pipelines, so it is slow in its own right.
   for (const [index, ms] of seconds.entries()) {
-    if (index > 0 && index !== slowStep - 1) assert.ok(ms < 0.5 * spinMs, `step ${index + 1} is not charged the slow step's time: ${message}`);
+    if (index > 0 && index !== slowStep - 1) assert.ok(ms < 0.25 * spinMs, `step ${index + 1} is not charged the slow step's time: ${message}`);
   }
 });
 
