@@ -1,16 +1,17 @@
-// Bundles the browser entry (src/browser/simbert.ts) and everything it imports into one ES
-// module, DIST/browser/simbert.js (DIST: the argument, default dist), with no Node built-ins;
-// `tsc` has written its declarations (DIST/browser/simbert.d.ts) already. Fails when the bundle
-// would reach for Node.
+// Bundles the browser entry (src/browser/index.ts) and everything it imports into one ES
+// module, DIST/browser/simbert.js (DIST: the argument, default dist), with no Node built-ins, and
+// writes its declarations, DIST/browser/simbert.d.ts, as those tsc wrote for index.ts (a name tsc
+// never emits, so a plain `tsc` run cannot overwrite the bundle). Fails when the bundle would
+// reach for Node.
 import { build } from 'esbuild';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const outfile = join(resolve(root, process.argv[2] ?? 'dist'), 'browser', 'simbert.js');
 await build({
-  entryPoints: [`${root}src/browser/simbert.ts`],
+  entryPoints: [`${root}src/browser/index.ts`],
   outfile,
   bundle: true,
   format: 'esm',
@@ -26,4 +27,5 @@ if (nodeUse) {
   console.error(`build-browser: ${outfile} contains '${nodeUse}'; browser code must not import Node modules`);
   process.exit(1);
 }
+writeFileSync(outfile.replace(/\.js$/, '.d.ts'), "// The declarations of the bundle: its API is src/browser/index.ts's.\nexport * from './index.js';\n");
 console.log(`build-browser: wrote ${outfile} (${(bundle.length / 1024).toFixed(0)} KiB)`);

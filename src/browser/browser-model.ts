@@ -4,7 +4,7 @@ import { generateParaphrases, type GenerateOptions, type GenerateResult } from '
 import type { Gpu } from '../gpu/device.js';
 import { SimBert } from '../model/bert.js';
 import type { BertConfig } from '../model/config.js';
-import { loadModelFolder } from '../model/model-folder.js';
+import { loadAnyModelFolder } from '../formats/model-folder-kinds.js';
 import { uploadWeights } from '../model/parameters.js';
 import { Tokenizer } from '../model/tokenizer.js';
 import { encodeTexts } from '../train/encode.js';
@@ -180,13 +180,14 @@ export class BrowserModel {
 }
 
 /**
- * Loads a model folder (bert_config.json, vocab.txt, bert_model.ckpt.index and its data shards:
- * what `train --out` writes, or a TensorFlow BERT folder) from a base URL or from the Files of a
- * picked or dropped folder, onto the page's GPU.
+ * Loads a model folder from a base URL or from the Files of a picked or dropped folder onto the
+ * page's GPU: what `train --out` writes or a TensorFlow BERT folder (bert_config.json, vocab.txt,
+ * bert_model.ckpt.index and its data shards), a HuggingFace folder or a sentence-transformers
+ * folder, as `--model DIR` accepts them.
  */
 export async function loadModel(source: string | URL | Iterable<File> | FileFolder, options: EngineOptions = {}): Promise<BrowserModel> {
   const folder = folderOf(source);
-  const loaded = await loadModelFolder(folder);
+  const loaded = await loadAnyModelFolder(folder);
   const gpu = await openEngine(options);
   const weights = uploadWeights(loaded.config, loaded.weights);
   return new BrowserModel(gpu, new SimBert(loaded.config, weights), new Tokenizer(loaded.vocab), folder.location);

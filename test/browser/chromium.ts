@@ -44,7 +44,7 @@ export function chromiumMissing(): string | null {
 
 export interface BrowserSession {
   page: Page;
-  /** Console errors and uncaught page errors, for failure messages. */
+  /** Console errors (other than 404s) and uncaught page errors. */
   problems: string[];
   close(): Promise<void>;
 }
@@ -59,7 +59,8 @@ export async function openPage(adapter: AdapterName, url: string): Promise<Brows
   const problems: string[] = [];
   page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
   page.on('console', (message) => {
-    if (message.type() === 'error' && !/favicon/.test(message.location().url)) problems.push(`console: ${message.text()}`);
+    // A 404 is how a page learns that a folder lacks a file (telling the kinds of model folder apart).
+    if (message.type() === 'error' && !/status of 404/.test(message.text())) problems.push(`console: ${message.text()}`);
   });
   await page.goto(url);
   return {

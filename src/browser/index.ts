@@ -1,7 +1,7 @@
 /**
  * The engine in a web page: load a model folder (a base URL or the Files of a picked folder),
  * encode texts into the CLI's pooled vectors, search a corpus, and train the CLI's demo, all on
- * the visitor's GPU through navigator.gpu. Built into dist/browser/simbert.js by scripts/build-browser.mjs.
+ * the visitor's GPU through navigator.gpu. Bundled into dist/browser/simbert.js by scripts/build-browser.mjs.
  */
 export { openEngine, type EngineOptions } from './engine.js';
 export {
