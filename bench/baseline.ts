@@ -7,6 +7,8 @@ const PYTHON = '/usr/bin/python3';
 export const BASELINE_INSTALL = 'apt-get install python3-torch libopenblas0-openmp';
 
 export interface TorchRequest {
+  /** 'cuda' runs the baseline on the GPU (float32, TF32 off); default the CPU. */
+  device?: 'cpu' | 'cuda';
   matmul: [number, number, number][];
   steps: { config: ModelConfigSpec; rows: number; tokens: number; samples: number }[];
   encode: { config: ModelConfigSpec; rows: number; tokens: number; samples: number }[];
@@ -14,6 +16,8 @@ export interface TorchRequest {
 
 export interface TorchBaseline {
   torch: string;
+  /** 'cpu', or the CUDA device's name. */
+  device: string;
   threads: number;
   blas: string;
   /** The kernel set OpenBLAS chose (openblas_get_corename), or why it is unknown. */
@@ -38,10 +42,11 @@ export function baselineEnvironment(env: NodeJS.ProcessEnv = process.env): NodeJ
 }
 
 /** Runs the PyTorch baseline script (matmuls, training steps, encoding), or returns why it was skipped. */
-export function runTorchBaseline(request: TorchRequest): TorchBaseline | { skipped: string } {
-  if (!existsSync(PYTHON)) return { skipped: `${PYTHON} not found (install: ${BASELINE_INSTALL})` };
+export function runTorchBaseline(request: TorchRequest, python = PYTHON): TorchBaseline | { skipped: string } {
+  if (python.startsWith('/') && !existsSync(python)) return { skipped: `${python} not found (install: ${BASELINE_INSTALL})` };
   const script = fileURLToPath(new URL('../../bench/torch-baseline.py', import.meta.url));
-  const result = spawnSync(PYTHON, [script, JSON.stringify(request)], { encoding: 'utf8', timeout: 1_800_000, env: baselineEnvironment() });
+  const result = spawnSync(python, [script, JSON.stringify(request)], { encoding: 'utf8', timeout: 1_800_000, env: baselineEnvironment() });
+  if (result.error) return { skipped: `${python}: ${result.error.message}` };
   if (result.status !== 0) {
     const reason = /No module named 'torch'/.test(result.stderr) ? `PyTorch not installed (install: ${BASELINE_INSTALL})` : result.stderr.trim().split('\n').pop();
     return { skipped: reason ?? 'the baseline script failed' };

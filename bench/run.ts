@@ -11,7 +11,9 @@ import { benchAttention, type AttentionResult } from './attention.js';
 import { BASELINE_INSTALL, runTorchBaseline, type TorchRequest } from './baseline.js';
 import { measureColdStart, type ColdStartResult } from './cold-start.js';
 import { benchFmaCeiling } from './fma.js';
+import { benchGenerate, generateReport, runTorchGenerate } from './generate.js';
 import { benchMatmul, MATMUL_SHAPES } from './matmul.js';
+import { browserEncodeSection } from './browser.js';
 import { BASE, benchEncode, benchStep, SEED, SMALL, type EncodeResult, type StepResult } from './step.js';
 import { benchEncodePath, benchTrain, encodeFlops, TRAIN_128, TRAIN_32, type EncodePathResult, type TrainResult } from './train.js';
 import { matmulVariant, runnableMatmulVariants, type MatmulVariant } from '../src/kernels/matmul.js';
@@ -131,6 +133,11 @@ for (const e of ENCODE) {
 }
 
 say();
+say('## encoding in a browser (headless Chromium, bench/browser.ts), beside Node on this adapter');
+say();
+say(await browserEncodeSection(quick ? SMALL : SEED, 64, 32, encodeResults));
+
+say();
 say('## training through `train` (src/train/trainer.ts on generated text, no test set, no checkpoints)');
 say();
 say('Each step as metrics.jsonl reports it: tokenization, padding to the batch\'s longest row, recording, the GPU\'s work and the loss readback.');
@@ -177,6 +184,12 @@ if (!quick) {
   say(`| warm (the cache the first run filled) | ${fmt(coldStart.warmMs / 1000)} |`);
   say();
   say(`Distinct pipelines the demo compiles: ${coldStart.pipelines}; a seed training step dispatches: ${stepResults.find((r) => r.config === SEED.name)?.pipelines ?? '-'}.`);
+}
+
+if (!quick) {
+  say();
+  const generated = await benchGenerate();
+  for (const line of generateReport(generated, runTorchGenerate(), SEED)) say(line);
 }
 
 if (!quick) {

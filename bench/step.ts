@@ -94,7 +94,7 @@ export interface StepResult {
 }
 
 /** A model of `spec` with the benches' random weights, and its release (weights, then the pool's free buffers). */
-function randomModel(spec: ModelConfigSpec): { model: SimBert; weights: Map<string, Tensor>; release: () => void } {
+export function randomModel(spec: ModelConfigSpec): { model: SimBert; weights: Map<string, Tensor>; release: () => void } {
   const config = bertConfig(spec);
   const weights = uploadWeights(config, randomWeightArrays(config, 7));
   const release = () => {

@@ -5,7 +5,8 @@ run with /usr/bin/python3. argv[1] is a JSON object:
     {"matmul": [[m, k, n], ...],
      "steps": [{"config": {...}, "rows": r, "tokens": t, "samples": s}, ...],
      "encode": [{"config": {...}, "rows": r, "tokens": t, "samples": s}, ...]}
-Prints one JSON object on stdout.
+Prints one JSON object on stdout. With "device": "cuda" in the object (bench/gpu) everything runs on
+the GPU in float32 with TF32 off, timed between torch.cuda.synchronize() calls.
 
 The model is a plain-torch float32 SimBERT of the same shapes as the WebGPU engine's (bert.ts):
 UniLM-masked post-LN BERT, linear pooler, tied MLM head applied to the positions that predict a
@@ -24,18 +25,25 @@ import time
 import torch
 import torch.nn.functional as F
 
-torch.set_num_threads(2)
 torch.manual_seed(0)
+DEVICE = torch.device("cpu")
+
+
+def sync():
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize()
 
 
 def time_matmul(m, k, n, repeats=7):
-    a = torch.randn(m, k)
-    b = torch.randn(k, n)
+    a = torch.randn(m, k, device=DEVICE)
+    b = torch.randn(k, n, device=DEVICE)
     torch.matmul(a, b)
+    sync()
     samples = []
     for _ in range(repeats):
         start = time.perf_counter()
         torch.matmul(a, b)
+        sync()
         samples.append(time.perf_counter() - start)
     seconds = statistics.median(samples)
     return {"m": m, "k": k, "n": n, "medianMs": seconds * 1e3, "gflops": 2 * m * k * n / seconds / 1e9}
@@ -75,7 +83,7 @@ class SimBert(torch.nn.Module):
         # UniLM: query i sees key j iff cumsum(seg)[j] <= cumsum(seg)[i] and j is not padding.
         c = torch.cumsum(segs, dim=1)
         allowed = (c.unsqueeze(1) <= c.unsqueeze(2)) & (ids != 0).unsqueeze(1)
-        bias = torch.zeros(allowed.shape).masked_fill(~allowed, -1e12).unsqueeze(1)
+        bias = torch.zeros(allowed.shape, device=DEVICE).masked_fill(~allowed, -1e12).unsqueeze(1)
         hd = x.shape[-1] // self.heads
         for index, layer in enumerate(self.layers):
             def split(t):
@@ -100,8 +108,8 @@ class SimBert(torch.nn.Module):
         logits = self.mlm_ln(F.gelu(self.mlm_dense(hidden))) @ self.word.t() + self.mlm_bias
         seq2seq = F.cross_entropy(logits, targets)
         z = F.normalize(pooled, dim=-1)
-        sims = (z @ z.t() - torch.eye(z.shape[0]) * 1e12) * 30
-        labels = torch.arange(z.shape[0]) ^ 1
+        sims = (z @ z.t() - torch.eye(z.shape[0], device=DEVICE) * 1e12) * 30
+        labels = torch.arange(z.shape[0], device=DEVICE) ^ 1
         return seq2seq + F.cross_entropy(sims, labels)
 
 
@@ -114,12 +122,12 @@ def batch(rows, tokens, vocab, single=False):
     ids[:, tokens - 1] = 3
     segs = torch.zeros(rows, tokens, dtype=torch.long)
     segs[:, first:] = 1
-    return ids, segs
+    return ids.to(DEVICE), segs.to(DEVICE)
 
 
 def time_step(spec):
     c = spec["config"]
-    model = SimBert(c)
+    model = SimBert(c).to(DEVICE)
     model.train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=2e-6, weight_decay=0.01, eps=1e-6)
     ids, segs = batch(spec["rows"], spec["tokens"], c["vocab"])
@@ -132,17 +140,19 @@ def time_step(spec):
         return loss
 
     step()
+    sync()
     samples = []
     for _ in range(spec["samples"]):
         start = time.perf_counter()
         step()
+        sync()
         samples.append(time.perf_counter() - start)
     return {"config": c["name"], "rows": spec["rows"], "tokens": spec["tokens"], "medianMs": statistics.median(samples) * 1e3}
 
 
 def time_encode(spec):
     c = spec["config"]
-    model = SimBert(c)
+    model = SimBert(c).to(DEVICE)
     model.eval()
     ids, segs = batch(spec["rows"], spec["tokens"], c["vocab"], single=True)
     with torch.no_grad():
@@ -150,7 +160,7 @@ def time_encode(spec):
         samples = []
         for _ in range(spec["samples"]):
             start = time.perf_counter()
-            model.encode(ids, segs, pooled_only=True)[1].numpy()
+            model.encode(ids, segs, pooled_only=True)[1].cpu().numpy()
             samples.append(time.perf_counter() - start)
     ms = statistics.median(samples) * 1e3
     return {"config": c["name"], "rows": spec["rows"], "tokens": spec["tokens"], "medianMs": ms, "sentencesPerSecond": spec["rows"] * 1e3 / ms}
@@ -171,12 +181,19 @@ def openblas_core():
 request = json.loads(sys.argv[1])
 if isinstance(request, list):
     request = {"matmul": request}
+DEVICE = torch.device(request.get("device", "cpu"))
+if DEVICE.type == "cuda":
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+else:
+    torch.set_num_threads(2)
 config = torch.__config__.show()
 blas = config.split("BLAS_INFO=")[1].split(",")[0].strip() if "BLAS_INFO=" in config else "unknown"
 if blas == "generic":  # Debian: the BLAS is whatever libblas.so.3 the alternatives system selects
     blas = "generic -> " + os.path.realpath("/usr/lib/x86_64-linux-gnu/libblas.so.3")
 print(json.dumps({
     "torch": torch.__version__,
+    "device": torch.cuda.get_device_name() if DEVICE.type == "cuda" else "cpu",
     "threads": torch.get_num_threads(),
     "blas": blas,
     "openblasCore": openblas_core() + "".join(

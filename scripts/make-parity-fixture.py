@@ -9,6 +9,8 @@ Regenerate the committed fixture with Debian's PyTorch (not a pyenv/venv python)
 It writes
     test/fixtures/parity/simbert-tiny.json   metadata, inputs, scalar losses, array index
     test/fixtures/parity/simbert-tiny.bin    float32 little-endian arrays, concatenated
+    test/fixtures/parity/generate-tiny.json  greedy and beam-search results (bert4keras rules, [PAD]
+                                             never generated) for a few sources, same model
 and prints a summary. The output is deterministic: two runs give byte-identical files
 (fixed seeds, fixed thread count, float64 on the CPU, sorted JSON).
 
@@ -368,6 +370,87 @@ def main():
         with open(path, 'rb') as f:
             digest = hashlib.sha256(f.read()).hexdigest()
         print(f'  {os.path.relpath(path, ROOT)}: {os.path.getsize(path)} bytes sha256 {digest}')
+    write_generation_fixture(params)
+
+
+
+# ---------------------------------------------------------------- generation (issue #9)
+
+GEN_NAME = 'generate-tiny'
+GEN_SOURCE_LENGTHS = [5, 9, 1, 14]
+GEN_MAXLEN = 8
+GEN_BEAM = 3
+
+
+def last_logits(p, src, gens):
+    """Logits at the last position of each [CLS] src [SEP] + gen (segment 1), recomputed from scratch."""
+    rows = [(src + g, [0] * len(src) + [1] * len(g)) for g in gens]
+    T = max(len(r[0]) for r in rows)
+    ids = torch.tensor([r[0] + [PAD] * (T - len(r[0])) for r in rows], dtype=torch.long)
+    segs = torch.tensor([r[1] + [0] * (T - len(r[1])) for r in rows], dtype=torch.long)
+    logits, _, _ = forward(p, ids, segs)
+    out = torch.stack([logits[i, len(r[0]) - 1] for i, r in enumerate(rows)])
+    out[:, PAD] = -math.inf  # the engine never generates [PAD] (it would be masked from later attention)
+    return out
+
+
+def greedy(p, src):
+    """bert4keras greedy decoding; also the smallest gap between the best two logits on the way."""
+    gen, margin = [], math.inf
+    for _ in range(GEN_MAXLEN):
+        row = last_logits(p, src, [gen])[0]
+        top2 = torch.topk(row, 2).values
+        margin = min(margin, float(top2[0] - top2[1]))
+        token = int(row.argmax())
+        if token == SEP:
+            break
+        gen.append(token)
+    return gen, margin
+
+
+def beam(p, src):
+    """bert4keras beam_search (summed log-probabilities; the width shrinks as hypotheses end)."""
+    beams, scores, margin = [[]], torch.zeros(1, dtype=DT), math.inf
+    topk = GEN_BEAM
+    for step in range(GEN_MAXLEN):
+        logp = torch.log_softmax(last_logits(p, src, beams), dim=-1)
+        total = (scores[:, None] + logp).reshape(-1)
+        ranked = torch.sort(total, descending=True)
+        margin = min(margin, float(ranked.values[topk - 1] - ranked.values[topk]))
+        chosen = ranked.indices[:topk]
+        vocab = logp.shape[1]
+        beams = [beams[int(i) // vocab] + [int(i) % vocab] for i in chosen]
+        scores = total[chosen]
+        best = int(scores.argmax())
+        if beams[best][-1] == SEP:
+            return beams[best][:-1], float(scores[best]), margin
+        live = [i for i, b in enumerate(beams) if b[-1] != SEP]
+        beams, scores, topk = [beams[i] for i in live], scores[live], len(live)
+    best = int(scores.argmax())
+    return beams[best], float(scores[best]), margin
+
+
+def write_generation_fixture(params):
+    """Greedy and beam-search results for the fixture model (the parameters above), float64."""
+    gen = torch.Generator().manual_seed(9)
+    V = CONFIG['vocab_size']
+    p = {n: t.detach() for n, t in params.items()}
+    cases = []
+    with torch.no_grad():
+        for length in GEN_SOURCE_LENGTHS:
+            src = [CLS] + torch.randint(4, V, (length,), generator=gen).tolist() + [SEP]
+            greedy_ids, greedy_margin = greedy(p, src)
+            beam_ids, beam_score, beam_margin = beam(p, src)
+            cases.append({'source': src, 'greedy': greedy_ids, 'greedy_margin': greedy_margin,
+                          'beam': beam_ids, 'beam_score': beam_score, 'beam_margin': beam_margin})
+    meta = {'format': 'simbert-generate-fixture/1', 'generator': 'scripts/make-parity-fixture.py',
+            'params': f'{NAME}.json', 'maxlen': GEN_MAXLEN, 'beam': GEN_BEAM, 'cases': cases}
+    path = os.path.join(OUT_DIR, f'{GEN_NAME}.json')
+    with open(path, 'w', encoding='utf-8') as f:
+        f.write(json.dumps(meta, indent=1, sort_keys=True) + '\n')
+    for c in cases:
+        print(f'  generate: source {len(c["source"])} tokens: greedy {c["greedy"]} (margin {c["greedy_margin"]:.3g}), '
+              f'beam {c["beam"]} score {c["beam_score"]:.6f} (margin {c["beam_margin"]:.3g})')
 
 
 # ---------------------------------------------------------------- interop fixtures (issue #11)

@@ -16,6 +16,16 @@ log "building dist/ and build/ from src/, test/ and bench/"
 # Into a fresh folder switched in by rename: concurrent runs never delete each other's build (scripts/build.sh).
 bash scripts/build.sh --tests
 
+# The browser tests (test/browser) drive Debian's Chromium; without it they skip and say so.
+if [ ! -x /usr/lib/chromium/chromium ]; then
+  if [ "$(id -u)" = 0 ]; then
+    log "installing Debian's chromium for the browser tests"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >&2 || log "could not install chromium; the browser tests will skip"
+  else
+    log "chromium is not installed, so the browser tests will skip; as root: apt-get install -y chromium"
+  fi
+fi
+
 adapter_found() { node scripts/probe-adapter.mjs >/dev/null 2>&1; }
 
 if adapter_found; then

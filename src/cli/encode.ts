@@ -1,7 +1,8 @@
 import { Tokenizer } from '../model/tokenizer.js';
-import { loadTextLines, wordPieceCounter } from '../train/data.js';
+import { loadTextLines } from '../node/data-files.js';
+import { wordPieceCounter } from '../train/data.js';
 import { encodeTexts } from '../train/encode.js';
-import { writeFileAtomically, writeNpyFloat32 } from '../train/npy.js';
+import { writeFileAtomically, writeNpyFloat32 } from '../node/npy-file.js';
 import { requireFlag, UsageError, type CommandSpec, type ParsedArgs } from './args.js';
 import type { Command } from './command.js';
 import { BATCH_SIZE_FLAG, batchSizeFlag, checkFinite, checkOutputDirectory, encodingProgress, writeStdout } from './encoding-support.js';

@@ -1,8 +1,9 @@
 import { Tokenizer } from '../model/tokenizer.js';
-import { loadTestPairs, wordPieceCounter, type LabelKind } from '../train/data.js';
+import { loadTestPairs } from '../node/data-files.js';
+import { wordPieceCounter, type LabelKind } from '../train/data.js';
 import { evaluatePairs } from '../train/encode.js';
 import { metricsRecord, type SimilarityEvaluation } from '../train/metrics.js';
-import { writeFileAtomically } from '../train/npy.js';
+import { writeFileAtomically } from '../node/npy-file.js';
 import { requireFlag, UsageError, type CommandSpec, type ParsedArgs } from './args.js';
 import type { Command } from './command.js';
 import { BATCH_SIZE_FLAG, batchSizeFlag, checkOutputDirectory, encodingProgress } from './encoding-support.js';

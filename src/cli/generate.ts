@@ -3,7 +3,8 @@ import { generateParaphrases, type GenerateOptions, type GenerateResult } from '
 import { GenerationInterrupted } from '../generate/sample-search.js';
 import type { SimBert } from '../model/bert.js';
 import { Tokenizer } from '../model/tokenizer.js';
-import { loadTextLines, wordPieceCounter } from '../train/data.js';
+import { loadTextLines } from '../node/data-files.js';
+import { wordPieceCounter } from '../train/data.js';
 import { encodeTexts } from '../train/encode.js';
 import { UsageError, type CommandSpec, type ParsedArgs } from './args.js';
 import type { Command } from './command.js';
@@ -133,13 +134,13 @@ async function run(args: ParsedArgs): Promise<number> {
   const interrupt = () => controller.abort();
   process.once('SIGINT', interrupt);
   // Printed once the handler is in place: a caller may interrupt as soon as it sees this line.
-  console.error(`key/value cache: ${cacheBytesPerToken(model)} bytes per row and token; ${Math.min(perBatch, texts.length) * rowsPerText} rows at once`);
+  console.error(`key/value cache: ${cacheBytesPerToken(model.config)} bytes per row and token; ${Math.min(perBatch, texts.length) * rowsPerText} rows at once`);
   try {
     for (let start = 0; start < texts.length; start += perBatch) {
       const batch = texts.slice(start, start + perBatch);
       const results = await generateParaphrases(model, tokenizer, batch, { ...options, signal: controller.signal }, encoderFor(model, tokenizer));
       // Whole lines only: an interrupted run leaves every line it printed complete.
-      await writeStdout(results.map((r) => (options.format === 'jsonl' ? `${JSON.stringify(r)}\n` : formatText(r))).join(''));
+      await writeStdout(results.map((r) => (options.format === 'jsonl' ? `${JSON.stringify({ text: r.text, candidates: r.candidates, seconds: r.seconds })}\n` : formatText(r))).join(''));
       if (controller.signal.aborted) throw new GenerationInterrupted();
     }
   } catch (error) {

@@ -11,7 +11,7 @@ import { UsageError, type FlagSpec, type ParsedArgs } from './args.js';
 
 /** The flags every command that loads a model shares. */
 export const MODEL_FLAGS: FlagSpec[] = [
-  { name: 'model', kind: 'string', help: 'a model directory written by train --out (instead of --config/--checkpoint/--vocab)', placeholder: 'DIR' },
+  { name: 'model', kind: 'string', help: 'a model folder: written by train --out, TensorFlow BERT, HuggingFace or sentence-transformers (instead of --config/--checkpoint/--vocab)', placeholder: 'DIR' },
   { name: 'config', kind: 'string', help: 'bert_config.json of a pretrained BERT', placeholder: 'FILE' },
   { name: 'checkpoint', kind: 'string', help: 'TensorFlow checkpoint prefix, e.g. bert_model.ckpt', placeholder: 'PREFIX' },
   { name: 'vocab', kind: 'string', help: 'vocab.txt (simplified as the recipe does)', placeholder: 'FILE' },

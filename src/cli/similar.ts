@@ -1,5 +1,6 @@
 import { Tokenizer } from '../model/tokenizer.js';
-import { loadTextLines, wordPieceCounter } from '../train/data.js';
+import { loadTextLines } from '../node/data-files.js';
+import { wordPieceCounter } from '../train/data.js';
 import { encodeTexts } from '../train/encode.js';
 import { CosineIndex, type SearchHit } from '../train/search.js';
 import { UsageError, type CommandSpec, type ParsedArgs } from './args.js';

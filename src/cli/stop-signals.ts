@@ -8,7 +8,8 @@ export class StopSignals {
   private readonly handler = (signal: NodeJS.Signals) => {
     if (this.requested) {
       this.onSecond(signal);
-      process.exit(exitCodeFor(signal));
+      this.exit(exitCodeFor(signal));
+      return;
     }
     this.requested = signal;
     this.onFirst(signal);
@@ -17,6 +18,7 @@ export class StopSignals {
   constructor(
     private readonly onFirst: (signal: NodeJS.Signals) => void,
     private readonly onSecond: (signal: NodeJS.Signals) => void,
+    private readonly exit: (code: number) => void = (code) => process.exit(code),
   ) {
     process.on('SIGINT', this.handler);
     process.on('SIGTERM', this.handler);

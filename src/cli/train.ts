@@ -1,11 +1,13 @@
 import { join, resolve } from 'node:path';
 import { activeGpu } from '../autograd/engine.js';
 import { formatBytes } from '../gpu/format.js';
-import { parseBertConfig, type BertConfig } from '../model/config.js';
 import { randomWeightArrays } from '../model/parameters.js';
 import { Tokenizer } from '../model/tokenizer.js';
-import { loadTestPairs, loadTrainGroups, wordPieceCounter, type TestPairs } from '../train/data.js';
-import { generateDemoData, writeDemoData } from '../train/demo-data.js';
+import { loadTestPairs, loadTrainGroups } from '../node/data-files.js';
+import { writeDemoData } from '../node/demo-files.js';
+import { wordPieceCounter, type TestPairs } from '../train/data.js';
+import { generateDemoData } from '../train/demo-data.js';
+import { demoConfig, DEMO, RECIPE } from '../train/demo-recipe.js';
 import type { LoadedModel } from '../model/model-folder.js';
 import { loadModel } from '../node/load-model.js';
 import { RunDirectory } from '../node/run-directory.js';
@@ -13,25 +15,13 @@ import { loadVocab } from '../node/vocab-file.js';
 import { DivergenceError, train, type TrainerState, type TrainOptions } from '../train/trainer.js';
 import { UsageError, type CommandSpec, type ParsedArgs } from './args.js';
 import type { Command } from './command.js';
+import { epochSamples } from './show-samples.js';
 import { instantiate, loadModelFromFlags, MEMORY_FLAG, MODEL_FLAGS, openGpu } from './model-flags.js';
 import { Progress } from './progress.js';
 import { StopSignals } from './stop-signals.js';
 
-/** The recipe's defaults (DESIGN.md); the demo trains from scratch, so it raises the learning rate. */
-const RECIPE = { lr: 2e-6, epochs: 3, maxlen: 128, batchSize: 16 };
-const DEMO = { lr: 1e-3, epochs: 3, maxlen: 64, out: 'runs/demo', seed: 20240601 };
-
-/** A tiny BERT for the demo, sized to train in minutes on the software adapter. */
-function demoConfig(vocabSize: number): BertConfig {
-  return parseBertConfig(
-    {
-      vocab_size: vocabSize, hidden_size: 128, num_hidden_layers: 2, num_attention_heads: 4, intermediate_size: 512,
-      hidden_act: 'gelu', hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.1, max_position_embeddings: 64,
-      type_vocab_size: 2, initializer_range: 0.02,
-    },
-    'demo config',
-  );
-}
+/** Where the demo's run goes unless --out says otherwise. */
+const DEMO_OUT = 'runs/demo';
 
 const spec: CommandSpec = {
   name: 'train',
@@ -41,7 +31,7 @@ const spec: CommandSpec = {
     'With --config/--checkpoint/--vocab (or --model DIR) and --train/--test it runs the SimBERT recipe: siamese',
     'BERT + UniLM seq2seq, AdamW, evaluation at every epoch end, checkpoints in --out that bert4keras can load.',
     'Without --train and --checkpoint it trains a tiny BERT from random initialisation on a paraphrase set this',
-    `project generates (written to DIR/demo-data), with lr ${DEMO.lr}, maxlen ${DEMO.maxlen} and --out ${DEMO.out} unless given.`,
+    `project generates (written to DIR/demo-data), with lr ${DEMO.lr}, maxlen ${DEMO.maxlen} and --out ${DEMO_OUT} unless given.`,
     '--resume DIR continues a run from its last checkpoint with the same data and options (only --epochs,',
     '--max-steps, --skip-nonfinite and --memory-limit may be given again).',
     'SIGINT or SIGTERM (Ctrl-C) finishes the step in flight, checkpoints it and exits 130 / 143; a second one',
@@ -56,17 +46,18 @@ const spec: CommandSpec = {
     { name: 'epochs', kind: 'integer', help: 'epochs to train', default: RECIPE.epochs, placeholder: 'N' },
     { name: 'steps-per-epoch', kind: 'integer', help: 'steps per epoch (default: sum of group sizes / batch size, as the recipe)', placeholder: 'N' },
     { name: 'lr', kind: 'number', help: `constant learning rate (default: ${RECIPE.lr}; demo: ${DEMO.lr})`, placeholder: 'LR' },
-    { name: 'weight-decay', kind: 'number', help: 'AdamW weight decay rate, applied to every parameter', default: 0.01, placeholder: 'RATE' },
+    { name: 'weight-decay', kind: 'number', help: 'AdamW weight decay rate, applied to every parameter', default: RECIPE.weightDecay, placeholder: 'RATE' },
     { name: 'dropout', kind: 'number', help: "dropout probability overriding the config's", placeholder: 'P' },
-    { name: 'threshold', kind: 'number', help: 'cosine above which a test pair counts as a paraphrase', default: 0.8, placeholder: 'T' },
+    { name: 'threshold', kind: 'number', help: 'cosine above which a test pair counts as a paraphrase', default: RECIPE.threshold, placeholder: 'T' },
     MEMORY_FLAG,
-    { name: 'seed', kind: 'integer', help: 'seed of batches, dropout and random initialisation', default: 42, placeholder: 'N' },
+    { name: 'seed', kind: 'integer', help: 'seed of batches, dropout and random initialisation', default: RECIPE.seed, placeholder: 'N' },
     { name: 'max-steps', kind: 'integer', help: 'stop after this many steps in all (a checkpoint is written there)', placeholder: 'N' },
+    { name: 'show-samples', kind: 'integer', help: 'at each epoch end, print N paraphrases of a few training texts (also in metrics.jsonl)', default: 0, placeholder: 'N' },
     { name: 'no-shuffle', kind: 'boolean', help: 'take groups in file order instead of shuffling them every epoch' },
     { name: 'out', kind: 'string', help: 'output directory for checkpoints and metrics.jsonl', placeholder: 'DIR' },
     { name: 'resume', kind: 'string', help: 'continue the run saved in DIR', placeholder: 'DIR' },
     { name: 'skip-nonfinite', kind: 'integer', help: 'skip (without an update) up to N steps whose loss or gradient is not finite', default: 0, placeholder: 'N' },
-    { name: 'overwrite', kind: 'boolean', help: `replace a run already in --out (the demo's default ${DEMO.out} is always replaced)` },
+    { name: 'overwrite', kind: 'boolean', help: `replace a run already in --out (the demo's default ${DEMO_OUT} is always replaced)` },
   ],
 };
 
@@ -142,7 +133,7 @@ async function prepareResume(args: ParsedArgs, run: RunDirectory): Promise<Prepa
 
 function prepareDemo(args: ParsedArgs, out: string): Prepared {
   const options = trainOptions(args, true);
-  const data = generateDemoData(DEMO.seed);
+  const data = generateDemoData(DEMO.dataSeed);
   const files = writeDemoData(join(out, 'demo-data'), data);
   const { vocab } = loadVocab(files.vocab, { simplified: true });
   const config = demoConfig(vocab.tokens.length);
@@ -156,8 +147,10 @@ async function run(args: ParsedArgs): Promise<number> {
   if (!demo && !resuming && args.flags.train === undefined) throw new UsageError('--train is required with a pretrained model (omit both for the demo)', 'train');
   if (resuming) checkResumeFlags(args);
   // Usage errors come before anything is opened or written.
+  const showSamples = args.flags['show-samples'] as number;
+  if (showSamples < 0) throw new UsageError(`--show-samples must be at least 0, got ${showSamples}`, 'train');
   const options = resuming ? null : trainOptions(args, demo);
-  const out = resuming ? (args.flags.resume as string) : ((args.flags.out as string | undefined) ?? (demo ? DEMO.out : 'runs/simbert'));
+  const out = resuming ? (args.flags.resume as string) : ((args.flags.out as string | undefined) ?? (demo ? DEMO_OUT : 'runs/simbert'));
   const replace = !resuming && (args.flags.overwrite === true || (demo && args.flags.out === undefined));
   const progress = new Progress();
   // The directory is locked first: an unusable --out, or one another run writes, fails before the model loads.
@@ -211,6 +204,7 @@ async function run(args: ParsedArgs): Promise<number> {
           lastCheckpoint = location;
           progress.print(`checkpoint: ${location}`);
         },
+        afterEpoch: showSamples > 0 ? epochSamples(model, tokenizer, groups.groups, showSamples, (line) => progress.print(line)) : undefined,
       },
     }).catch((error: unknown) => {
       // A lost device or a full disk costs only the steps since the last checkpoint; a diverged run needs a lower --lr, not a resume.
@@ -227,6 +221,8 @@ async function run(args: ParsedArgs): Promise<number> {
       return 0;
     }
     if (result.stopped) {
+      // A new run stopped before its first step leaves nothing: the directory it created goes.
+      if (result.steps === 0 && !prepared.resume) succeeded = false;
       progress.print(
         result.steps > 0 && lastCheckpoint
           ? `stopped by ${signals.requested} after step ${result.state.step}; checkpoint: ${lastCheckpoint}; continue with: node dist/cli train --resume ${out}`

@@ -1,6 +1,6 @@
 /**
  * Model folders from the HuggingFace ecosystem, read through a FileFolder:
- *  - a HuggingFace BERT folder: config.json (model_type bert), vocab.txt, and model.safetensors
+ *  - a HuggingFace BERT folder: config.json (model_type bert), vocab.txt (or tokenizer.json), and model.safetensors
  *    or pytorch_model.bin with BertModel or BertForMaskedLM keys;
  *  - a sentence-transformers folder: modules.json naming a Transformer module (such a folder),
  *    a Pooling module and optionally a Dense module. SimBERT's vector is a linear layer on the
@@ -11,7 +11,8 @@
  */
 import { parseBertConfig, type BertConfig } from '../model/config.js';
 import { loadWeightArrays } from '../model/load.js';
-import { buildVocab, decodeUtf8DroppingInvalidBytes, vocabTokensFromText, type Vocab } from '../model/vocab.js';
+import type { LoadedModel } from '../model/model-folder.js';
+import { buildVocab, vocabTokensFromBytes, type Vocab } from '../model/vocab.js';
 import { FormatError } from './errors.js';
 import type { FileFolder } from './folder.js';
 import { transposeMatrix } from './hf-names.js';
@@ -25,6 +26,8 @@ export type ModelFolderKind = 'tf' | 'hf' | 'sentence-transformers';
 export const HF_FILES = {
   config: 'config.json',
   vocab: 'vocab.txt',
+  /** Read for the vocabulary only when vocab.txt is absent. */
+  tokenizer: 'tokenizer.json',
   safetensors: 'model.safetensors',
   pytorch: 'pytorch_model.bin',
   modules: 'modules.json',
@@ -33,15 +36,7 @@ export const HF_FILES = {
 const TF_CONFIG = 'bert_config.json';
 const IDENTITY_ACTIVATION = 'torch.nn.modules.linear.Identity';
 
-export interface FolderModel {
-  /** vocabSize is the (simplified) vocabulary's size. */
-  config: BertConfig;
-  vocab: Vocab;
-  weights: Map<string, Float32Array>;
-  description: string;
-}
-
-export interface FolderLoadOptions {
+export interface HfLoadOptions {
   allowMissing?: boolean;
   seed?: number;
   warn?: (message: string) => void;
@@ -73,10 +68,13 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
-/** config.json of a HuggingFace BERT: Google's keys plus model_type; settings this model cannot honour are refused. */
+/** config.json of a HuggingFace BERT: Google's keys plus model_type (bert, or absent); settings this model cannot honour are refused. */
 export function parseHfConfig(json: unknown, name: string): BertConfig {
   if (!isObject(json)) throw new FormatError(`${name}: expected a JSON object of model settings`);
-  if (json.model_type !== 'bert') throw new FormatError(`${name}: "model_type" is ${JSON.stringify(json.model_type)}; only "bert" models are supported`);
+  // Configs saved before transformers wrote model_type (older BERT uploads) hold BERT's keys alone.
+  if (json.model_type !== undefined && json.model_type !== 'bert') {
+    throw new FormatError(`${name}: "model_type" is ${JSON.stringify(json.model_type)}; only "bert" models are supported`);
+  }
   if (json.hidden_act !== undefined && json.hidden_act !== 'gelu') {
     throw new FormatError(`${name}: "hidden_act" is ${JSON.stringify(json.hidden_act)}; this model implements "gelu" (the erf GELU) only`);
   }
@@ -97,8 +95,30 @@ async function readWeights(folder: FileFolder, prefix: string): Promise<TensorSo
   throw new FormatError(`${folder.location}: no ${safetensors} or ${pytorch}`);
 }
 
-async function readVocab(folder: FileFolder, name: string, config: BertConfig): Promise<{ vocab: Vocab; keepTokens: number[] }> {
-  const tokens = vocabTokensFromText(decodeUtf8DroppingInvalidBytes(await folder.read(name)));
+/** The WordPiece vocabulary of a tokenizer.json (for folders that ship no vocab.txt), in id order. */
+export function tokenizerJsonTokens(json: unknown, name: string): string[] {
+  const model = isObject(json) && isObject(json.model) ? json.model : null;
+  if (!model || model.type !== 'WordPiece' || !isObject(model.vocab)) throw new FormatError(`${name}: expected a WordPiece tokenizer with a "vocab" object`);
+  const entries = Object.entries(model.vocab);
+  const tokens = new Array<string>(entries.length);
+  for (const [token, id] of entries) {
+    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id >= entries.length || tokens[id] !== undefined) {
+      throw new FormatError(`${name}: token ${JSON.stringify(token)} has id ${JSON.stringify(id)}; ids must be 0..${entries.length - 1}, each once`);
+    }
+    tokens[id] = token;
+  }
+  return tokens;
+}
+
+async function readVocab(folder: FileFolder, prefix: string, config: BertConfig): Promise<{ vocab: Vocab; keepTokens: number[] }> {
+  let name = `${prefix}${HF_FILES.vocab}`;
+  let tokens: string[];
+  if (await folder.has(name) || !(await folder.has(`${prefix}${HF_FILES.tokenizer}`))) {
+    tokens = vocabTokensFromBytes(await folder.read(name));
+  } else {
+    name = `${prefix}${HF_FILES.tokenizer}`;
+    tokens = tokenizerJsonTokens(await readJson(folder, name), folder.describe(name));
+  }
   if (tokens.length !== config.vocabSize) {
     throw new FormatError(`${folder.describe(name)} has ${tokens.length} tokens but its config says vocab_size ${config.vocabSize}`);
   }
@@ -107,10 +127,10 @@ async function readVocab(folder: FileFolder, name: string, config: BertConfig): 
 }
 
 /** Loads a HuggingFace BERT folder (files under `prefix`, '' for the folder itself). */
-async function loadHf(folder: FileFolder, prefix: string, options: FolderLoadOptions, overrides?: WeightOverrides): Promise<FolderModel> {
+async function loadHf(folder: FileFolder, prefix: string, options: HfLoadOptions, overrides?: WeightOverrides): Promise<LoadedModel> {
   const configName = `${prefix}${HF_FILES.config}`;
   const config = parseHfConfig(await readJson(folder, configName), folder.describe(configName));
-  const { vocab, keepTokens } = await readVocab(folder, `${prefix}${HF_FILES.vocab}`, config);
+  const { vocab, keepTokens } = await readVocab(folder, prefix, config);
   const tensors = await readWeights(folder, prefix);
   const source = hfWeightSource(tensors, config, overrides);
   const noHead = lacksMaskedLmHead(source, config);
@@ -118,13 +138,19 @@ async function loadHf(folder: FileFolder, prefix: string, options: FolderLoadOpt
     options.warn?.(`warning: ${tensors.source} has no MLM head (BertModel keys); it is initialised randomly, as with --allow-missing`);
   }
   const poolerPresent = source.get('bert/pooler/dense/kernel') !== undefined;
-  const weights = loadWeightArrays(source, config, {
-    keepTokens,
-    allowMissing: options.allowMissing || (noHead && poolerPresent),
-    seed: options.seed,
-    warn: options.warn,
-  });
-  return { config: { ...config, vocabSize: vocab.tokens.length }, vocab, weights, description: folder.location };
+  let weights: Map<string, Float32Array>;
+  try {
+    weights = loadWeightArrays(source, config, {
+      keepTokens,
+      allowMissing: options.allowMissing || (noHead && poolerPresent),
+      seed: options.seed,
+      warn: options.warn,
+    });
+  } catch (error) {
+    if (poolerPresent || !(error instanceof Error)) throw error;
+    throw new FormatError(`${error.message}\n(transformers saves no pooler for a BertForMaskedLM; SimBERT's vector needs one: pass --allow-missing to initialise it randomly before training)`);
+  }
+  return { config: { ...config, vocabSize: vocab.tokens.length }, vocab, weights, optimizer: null, description: folder.location };
 }
 
 interface StModule {
@@ -132,9 +158,15 @@ interface StModule {
   path: string;
 }
 
+/** A module path inside the folder: '' or relative names, never '..' or absolute (a hostile modules.json must not reach other files). */
+const MODULE_PATH = /^(?:\.?|(?!\.\.(?:\/|$))[\w.-]+(?:\/(?!\.\.(?:\/|$))[\w.-]+)*\/?)$/;
+
 function moduleList(json: unknown, name: string): StModule[] {
   if (!Array.isArray(json) || json.some((entry) => !isObject(entry) || typeof entry.type !== 'string' || typeof entry.path !== 'string')) {
     throw new FormatError(`${name}: expected a list of {"type", "path"} modules`);
+  }
+  for (const module of json as StModule[]) {
+    if (!MODULE_PATH.test(module.path)) throw new FormatError(`${name}: module path ${JSON.stringify(module.path)} is not a folder inside the model folder`);
   }
   return json as StModule[];
 }
@@ -184,7 +216,7 @@ async function stPooler(folder: FileFolder, modules: StModule[], hidden: number,
 }
 
 /** Loads a sentence-transformers folder whose Transformer module is a HuggingFace BERT. */
-async function loadSentenceTransformers(folder: FileFolder, options: FolderLoadOptions): Promise<FolderModel> {
+async function loadSentenceTransformers(folder: FileFolder, options: HfLoadOptions): Promise<LoadedModel> {
   const modules = moduleList(await readJson(folder, HF_FILES.modules), folder.describe(HF_FILES.modules));
   const transformer = modules.find((module) => module.type.endsWith('models.Transformer'));
   if (!transformer) throw new FormatError(`${folder.describe(HF_FILES.modules)}: no sentence_transformers.models.Transformer module`);
@@ -197,6 +229,6 @@ async function loadSentenceTransformers(folder: FileFolder, options: FolderLoadO
 }
 
 /** Loads a HuggingFace or sentence-transformers folder (see modelFolderKind). */
-export async function loadHfFolder(folder: FileFolder, kind: 'hf' | 'sentence-transformers', options: FolderLoadOptions = {}): Promise<FolderModel> {
+export async function loadHfFolder(folder: FileFolder, kind: 'hf' | 'sentence-transformers', options: HfLoadOptions = {}): Promise<LoadedModel> {
   return kind === 'hf' ? loadHf(folder, '', options) : loadSentenceTransformers(folder, options);
 }

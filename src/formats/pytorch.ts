@@ -47,8 +47,8 @@ function checkTensor(name: string, ref: TensorRef, archive: ZipArchive, root: st
   const { storage, shape, stride, offset } = ref;
   const elementBytes = ELEMENT_BYTES[storage.storageType];
   const entry = `${root}/data/${storage.key}`;
-  if (!archive.has(entry)) throw new FormatError(`${source}: tensor '${name}' needs storage '${storage.key}', but the archive has no entry '${entry}'`);
-  const stored = archive.entries.find((candidate) => candidate.name === entry)!;
+  const stored = archive.get(entry);
+  if (!stored) throw new FormatError(`${source}: tensor '${name}' needs storage '${storage.key}', but the archive has no entry '${entry}'`);
   if (stored.end - stored.begin !== storage.numel * elementBytes) {
     throw new FormatError(`${source}: storage '${storage.key}' is ${storage.numel} elements of ${storage.storageType} (${storage.numel * elementBytes} bytes) but entry '${entry}' has ${stored.end - stored.begin} bytes`);
   }
@@ -128,6 +128,9 @@ export function readPytorchStateDict(bytes: Uint8Array, source: string): TensorS
       const storage = archive.read(tensor.entry);
       const elementBytes = ELEMENT_BYTES[tensor.dtype];
       const count = tensor.shape.reduce((product, size) => product * size, 1);
+      if (count > storage.length / elementBytes) {
+        throw new FormatError(`${source}: tensor '${name}' has ${count} elements, more than its ${storage.length / elementBytes}-element storage (a broadcast view); re-save it with .contiguous()`);
+      }
       const indices = stridedIndices(tensor.shape, tensor.stride, tensor.offset);
       if (indices === null) return storageToFloat32(storage.subarray(tensor.offset * elementBytes), format, count);
       const all = storageToFloat32(storage, format, storage.length / elementBytes);

@@ -34,6 +34,7 @@ export interface ZipArchive {
   /** Entries in central-directory order. */
   readonly entries: ZipEntry[];
   has(name: string): boolean;
+  get(name: string): ZipEntry | undefined;
   /** The entry's bytes (a view into the archive), after checking its CRC-32. */
   read(name: string): Uint8Array;
 }
@@ -200,6 +201,7 @@ export function readZip(bytes: Uint8Array, source: string): ZipArchive {
     source,
     entries,
     has: (name) => byName.has(name),
+    get: (name) => byName.get(name),
     read(name) {
       const entry = byName.get(name);
       if (!entry) throw new FormatError(`${source}: the archive has no entry '${name}'`);

@@ -32,6 +32,8 @@ export interface GenerateResult {
   candidates: Candidate[];
   /** Wall time from the start of decoding until this input's sequences ended, plus its rerank. */
   seconds: number;
+  /** Tokens the decoder generated for this input, each sequence's final [SEP] included. */
+  generatedTokens: number;
 }
 
 /**
@@ -62,7 +64,8 @@ export async function generateParaphrases(
     const rerankStarted = performance.now();
     const generated = decoded[i].sequences.map((ids) => ({ text: decodeIds(ids, tokenizer.vocab.tokens), ids }));
     const candidates = await rerank(texts[i], generated, single ? 1 : options.k, model.config.hiddenSize, encode, single);
-    results.push({ text: texts[i], candidates, seconds: (decoded[i].finishedAt - started + performance.now() - rerankStarted) / 1000 });
+    const generatedTokens = decoded[i].sequences.reduce((sum, ids) => sum + Math.min(ids.length + 1, options.maxlen), 0);
+    results.push({ text: texts[i], candidates, seconds: (decoded[i].finishedAt - started + performance.now() - rerankStarted) / 1000, generatedTokens });
   }
   return results;
 }

@@ -6,6 +6,7 @@ import { reshape } from '../autograd/ops/shape.js';
 import { noGrad } from '../autograd/tape.js';
 import { keep, scope, Tensor } from '../autograd/tensor.js';
 import type { SimBert } from '../model/bert.js';
+import type { BertConfig } from '../model/config.js';
 
 /** One row of a decoding step: which input it continues, its cache slot, and the token it feeds. */
 export interface StepRow {
@@ -15,8 +16,8 @@ export interface StepRow {
 }
 
 /** Bytes of key/value cache one decoding row holds per generated token: keys and values of every layer. */
-export function cacheBytesPerToken(model: SimBert): number {
-  return 2 * model.config.numHiddenLayers * model.config.hiddenSize * 4;
+export function cacheBytesPerToken(config: Pick<BertConfig, 'numHiddenLayers' | 'hiddenSize'>): number {
+  return 2 * config.numHiddenLayers * config.hiddenSize * 4;
 }
 
 /**

@@ -11,7 +11,8 @@ export interface AdapterChoice {
 function describe(adapter: GPUAdapter): string {
   const info = adapter.info;
   const parts = [info.vendor, info.architecture, info.device, info.description].filter((part) => part);
-  return parts.join(' / ');
+  // A browser may hide every detail (ANGLE's compatibility adapter does).
+  return parts.length > 0 ? parts.join(' / ') : 'details not disclosed';
 }
 
 /**

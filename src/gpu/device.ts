@@ -9,6 +9,37 @@ export const DEFAULT_MEMORY_LIMIT = 4 * 1024 ** 3;
 export interface GpuOptions {
   adapter?: AdapterPreference;
   memoryLimit?: number;
+  /**
+   * Makes the device look like a smaller adapter (tests): without subgroups, as a
+   * compatibility-mode adapter, or with lower limits than the adapter offers.
+   */
+  restrict?: AdapterRestriction;
+}
+
+export interface AdapterRestriction {
+  subgroups?: false;
+  compatibility?: true;
+  readableStorageTextures?: false;
+  limits?: Partial<Record<RequestedLimit, number>>;
+}
+
+/** The limits the kernels need more of than WebGPU's defaults guarantee; each is requested up to what the adapter offers. */
+export const REQUESTED_LIMITS = [
+  'maxStorageBufferBindingSize', 'maxBufferSize', 'maxStorageBuffersPerShaderStage', 'maxStorageTexturesPerShaderStage',
+  'maxComputeWorkgroupStorageSize', 'maxComputeInvocationsPerWorkgroup', 'maxComputeWorkgroupSizeX', 'maxComputeWorkgroupSizeY',
+] as const;
+export type RequestedLimit = (typeof REQUESTED_LIMITS)[number];
+
+/**
+ * What the kernels may rely on (kernel versions are chosen from this, never from an adapter's
+ * name): the subgroup size when the adapter has subgroups of one fixed size (kernels unroll over
+ * a subgroup's lanes), else 0; whether WGSL may read storage textures; whether the adapter is a
+ * compatibility-mode one (WebGPU on OpenGL ES / D3D11).
+ */
+export interface GpuCapabilities {
+  subgroupSize: number;
+  readableStorageTextures: boolean;
+  compatibility: boolean;
 }
 
 /** A compiled compute pipeline with the binding layout reflected from its WGSL. */
@@ -76,9 +107,7 @@ export class Gpu {
     readonly device: GPUDevice,
     readonly adapterKind: 'hardware' | 'software',
     readonly adapterDescription: string,
-    readonly hasSubgroups: boolean,
-    /** WGSL may declare texture_storage_2d<…, read>. */
-    readonly readableStorageTextures: boolean,
+    readonly capabilities: GpuCapabilities,
     memoryLimit: number,
   ) {
     this.pool = new BufferPool(device, memoryLimit, () => this.submit());
@@ -99,21 +128,29 @@ export class Gpu {
   static async create(gpu: GPU, options: GpuOptions = {}): Promise<Gpu> {
     const choice = await chooseAdapter(gpu, options.adapter ?? 'auto');
     const adapter = choice.adapter;
-    const hasSubgroups = adapter.features.has('subgroups');
-    const limits = adapter.limits;
+    const restrict = options.restrict ?? {};
+    const hasSubgroups = adapter.features.has('subgroups') && restrict.subgroups !== false;
+    const requiredLimits: Record<string, number> = {};
+    for (const name of REQUESTED_LIMITS) requiredLimits[name] = Math.min(adapter.limits[name], restrict.limits?.[name] ?? Infinity);
     const device = await adapter.requestDevice({
       requiredFeatures: hasSubgroups ? (['subgroups'] as GPUFeatureName[]) : [],
-      requiredLimits: {
-        maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
-        maxBufferSize: limits.maxBufferSize,
-        maxStorageBuffersPerShaderStage: limits.maxStorageBuffersPerShaderStage,
-        maxComputeWorkgroupStorageSize: limits.maxComputeWorkgroupStorageSize,
-        maxComputeInvocationsPerWorkgroup: limits.maxComputeInvocationsPerWorkgroup,
-        maxComputeWorkgroupSizeX: limits.maxComputeWorkgroupSizeX,
-        maxComputeWorkgroupSizeY: limits.maxComputeWorkgroupSizeY,
-      },
+      requiredLimits,
     });
-    return new Gpu(device, choice.kind, choice.description, hasSubgroups, choice.readableStorageTextures, options.memoryLimit ?? DEFAULT_MEMORY_LIMIT);
+    const { subgroupMinSize, subgroupMaxSize } = adapter.info as GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number };
+    const capabilities: GpuCapabilities = {
+      subgroupSize: hasSubgroups && subgroupMinSize === subgroupMaxSize && subgroupMinSize !== undefined && subgroupMinSize >= 4 && subgroupMinSize <= 64 ? subgroupMinSize : 0,
+      readableStorageTextures: choice.readableStorageTextures && restrict.readableStorageTextures !== false,
+      compatibility: !adapter.features.has('core-features-and-limits') || restrict.compatibility === true,
+    };
+    return new Gpu(device, choice.kind, choice.description, capabilities, options.memoryLimit ?? DEFAULT_MEMORY_LIMIT);
+  }
+
+  get hasSubgroups(): boolean {
+    return this.capabilities.subgroupSize > 0;
+  }
+
+  get readableStorageTextures(): boolean {
+    return this.capabilities.readableStorageTextures;
   }
 
   get maxBindingBytes(): number {
@@ -126,6 +163,7 @@ export class Gpu {
     const cached = this.pipelines.get(key);
     if (cached) return cached;
     const reflected = reflectKernel(source);
+    this.checkFits(source.name, reflected.bindings, reflected.workgroupSize);
     const layout = this.device.createBindGroupLayout({
       label: source.name,
       entries: reflected.bindings.map(layoutEntry),
@@ -289,6 +327,20 @@ export class Gpu {
     for (const staging of this.stagingBuffers) staging.destroy();
     for (const chunk of this.uniformChunks) chunk.destroy();
     this.device.destroy();
+  }
+
+  /** A kernel beyond the device's limits fails here with a message, not in pipeline validation. */
+  private checkFits(name: string, bindings: BindingInfo[], workgroupSize: [number, number, number]): void {
+    const limits = this.device.limits;
+    const buffers = bindings.filter((b) => b.kind === 'storage' || b.kind === 'read-only-storage').length;
+    const textures = bindings.filter((b) => b.kind === 'read-only-texture' || b.kind === 'write-only-texture').length;
+    const invocations = workgroupSize[0] * workgroupSize[1] * workgroupSize[2];
+    const problems = [
+      buffers > limits.maxStorageBuffersPerShaderStage ? `${buffers} storage buffers (the device allows ${limits.maxStorageBuffersPerShaderStage})` : '',
+      textures > limits.maxStorageTexturesPerShaderStage ? `${textures} storage textures (the device allows ${limits.maxStorageTexturesPerShaderStage})` : '',
+      invocations > limits.maxComputeInvocationsPerWorkgroup ? `${invocations} invocations per workgroup (the device allows ${limits.maxComputeInvocationsPerWorkgroup})` : '',
+    ].filter((problem) => problem !== '');
+    if (problems.length > 0) throw new Error(`kernel ${name} needs ${problems.join(' and ')}; this GPU adapter is too small for it`);
   }
 
   private takeStaging(size: number): GPUBuffer {

@@ -20,7 +20,7 @@ import { dropoutParams, WGSL_DROPOUT } from './dropout.js';
  *   every lane loads every key and value element itself (2 loads per FMA): ~3.9 GFLOP/s forward at
  *   16 x 128 tokens, hidden 768, 12 heads.
  * - 'subgroup' (default where the subgroups feature has one fixed size S): a subgroup owns R * S
- *   rows of one (batch, head), R per lane (R up to 4, fewer for short sequences). For each key (query, in the dk/dv pass) the S lanes load
+ *   rows of one (batch, head), R per lane (R = 4, or 2 for sequences of at most 2S tokens). For each key (query, in the dk/dv pass) the S lanes load
  *   the head-sized K and V rows once between them, lane l taking chunks l, l + S, ... (a chunk is
  *   one element, or four as a vec4f when 4 divides the head size), and share them with
  *   subgroupBroadcast, so a loaded element feeds S * R rows instead of one. The mask and
@@ -39,7 +39,12 @@ export function setAttentionVariant(variant: AttentionVariant | null): void {
 /** The attention kernel version used on this GPU now. */
 export function attentionVariant(gpu: Gpu): AttentionVariant {
   if (forcedVariant === 'subgroup' && fixedSubgroupSize(gpu) === 0) throw new Error('attention variant "subgroup" needs the subgroups feature with one fixed size');
-  return forcedVariant ?? (fixedSubgroupSize(gpu) ? 'subgroup' : 'rows');
+  return forcedVariant ?? chooseAttentionVariant(fixedSubgroupSize(gpu));
+}
+
+/** 'subgroup' when the adapter has subgroups of one fixed size that divides the 64-invocation workgroup, else 'rows'. */
+export function chooseAttentionVariant(subgroupSize: number): AttentionVariant {
+  return subgroupSize > 0 && 64 % subgroupSize === 0 ? 'subgroup' : 'rows';
 }
 
 /**
@@ -47,6 +52,7 @@ export function attentionVariant(gpu: Gpu): AttentionVariant {
  * tokens, 12 heads of 64: 1 row 10.8 / 12.4 GFLOP/s, 2 rows 16.1 / 15.2, 4 rows 25.3 / 18.8, 8 rows 22.3 / 16.7.
  */
 const MAX_ROWS_PER_LANE = 4;
+const SHORT_ROWS_PER_LANE = 2;
 
 export interface AttentionDims {
   batch: number;
@@ -465,7 +471,9 @@ function plan(gpu: Gpu, dims: AttentionDims) {
   const { batch, heads, seq, headDim } = dims;
   if (attentionVariant(gpu) === 'subgroup') {
     const s = fixedSubgroupSize(gpu);
-    const r = Math.min(MAX_ROWS_PER_LANE, Math.max(1, Math.ceil(seq / s)));
+    // Two length buckets, not one kernel per rows-per-lane count: each is a shader compile (seconds
+    // on lavapipe, paid again by every fresh cache), and the rows a short sequence leaves idle cost little.
+    const r = Math.ceil(seq / s) <= SHORT_ROWS_PER_LANE ? SHORT_ROWS_PER_LANE : MAX_ROWS_PER_LANE;
     const key = `${headDim}:${s}:${r}`;
     const layout = subgroupLayout(headDim, s, r);
     return {

@@ -135,9 +135,5 @@ export function dispatchPerElement(
  * that unroll over the lanes of a subgroup are compiled for it), else 0. lavapipe: 8.
  */
 export function fixedSubgroupSize(gpu: Gpu): number {
-  if (!gpu.hasSubgroups) return 0;
-  const info = (gpu.device as GPUDevice & { adapterInfo?: { subgroupMinSize?: number; subgroupMaxSize?: number } }).adapterInfo;
-  const min = info?.subgroupMinSize ?? 0;
-  const max = info?.subgroupMaxSize ?? 0;
-  return min === max && min >= 4 && min <= 64 ? min : 0;
+  return gpu.capabilities.subgroupSize;
 }

@@ -2,7 +2,7 @@ import type { Gpu } from '../gpu/device.js';
 import type { PooledBuffer } from '../gpu/pool.js';
 import { TEXTURE_WIDTH_SHIFT, type ScratchTexture } from '../gpu/textures.js';
 import { FLAT_INDEX, grid1d } from './common.js';
-import { epilogueBindings, epilogueWgsl, storeWgsl, type MatmulEpilogue, type MatmulOptions, type MatmulShape } from './matmul-epilogue.js';
+import { separateEpilogue, storeWgsl, type MatmulEpilogue, type MatmulOptions, type MatmulShape } from './matmul-epilogue.js';
 
 /**
  * Matmul for software adapters with subgroups, reading its operands from storage textures.
@@ -197,7 +197,11 @@ function blockWgsl(transB: boolean, s: number, masked: boolean): string {
   return lines.join('\n');
 }
 
-function matmulWgsl(v: MatmulOptions, transB: boolean, s: number): string {
+/** The kernel stores the plain product: a fused bias or GELU would be compiled into each of these large kernels. */
+const PLAIN: MatmulOptions = { transA: false, transB: false, bias: false, activation: 'none' };
+
+function matmulWgsl(transB: boolean, s: number): string {
+  const v = PLAIN;
   const rows = range(TILE_ROWS);
   const bFirst = transB ? 'b_batch + c4 * 4u * params.b_row' : 'b_batch + c4';
   const store = (i: number) => COMPONENTS.map((c, q) => `  { let row = row0 + ${i}u; let col = c4 * 4u + ${q}u;
@@ -210,7 +214,6 @@ struct Params { m: u32, n: u32, k: u32, a_row: u32, b_row: u32, a_texels: u32, b
 @group(0) @binding(1) var tb: texture_storage_2d<rgba32float, read>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
-${epilogueWgsl(v)}
 
 fn texel(t: texture_storage_2d<rgba32float, read>, i: u32) -> vec4f {
   return textureLoad(t, ${texelCoords('i')});
@@ -242,7 +245,12 @@ ${rows.map(store).join('\n')}
 
 const sources = new Map<string, string>();
 
-/** Records out = epilogue(opA(a) @ opB(b)); the caller has checked textureMatmulFits. */
+/**
+ * Records out = epilogue(opA(a) @ opB(b)); the caller has checked textureMatmulFits. The product
+ * is stored plain and the epilogue (bias, GELU) runs as a second, memory-bound pass: one large
+ * kernel per layout instead of one per epilogue, which keeps cold shader compiles few (the
+ * fused GELU store was the slowest of them to compile) for a pass costing ~1 % of the matmul.
+ */
 export function textureMatmul(gpu: Gpu, a: PooledBuffer, b: PooledBuffer, out: PooledBuffer, shape: MatmulShape, v: MatmulOptions, epilogue: MatmulEpilogue, s: number): void {
   const { batch, m, k, n } = shape;
   const layout = layoutFor(shape);
@@ -251,10 +259,10 @@ export function textureMatmul(gpu: Gpu, a: PooledBuffer, b: PooledBuffer, out: P
   else if (layout.transposeA) ta = transposedA(gpu, a, shape, layout.aRow);
   else ta = pack(gpu, a, 'matmul.a', m, k, v.transA, batch, layout.aRow);
   const tb = layout.copyB ? copied(gpu, b, 'matmul.b', layout.bTexels) : pack(gpu, b, 'matmul.b', k, n, v.transB, batch, layout.bRow);
-  const key = `${layout.transB}${v.bias}${v.activation}${s}`;
+  const key = `${layout.transB}${s}`;
   let wgsl = sources.get(key);
   if (wgsl === undefined) {
-    wgsl = matmulWgsl(v, layout.transB, s);
+    wgsl = matmulWgsl(layout.transB, s);
     sources.set(key, wgsl);
   }
   const kernel = gpu.kernel({ name: 'matmul-texture', wgsl });
@@ -263,5 +271,9 @@ export function textureMatmul(gpu: Gpu, a: PooledBuffer, b: PooledBuffer, out: P
     a_texels: layout.aTexels / batch, b_texels: layout.bTexels / batch,
     stride_c: m * n, row_blocks: Math.ceil(m / TILE_ROWS),
   };
-  gpu.dispatch(kernel, { ta, tb, out, params, ...epilogueBindings(epilogue) }, dispatchSize(shape, s));
+  // With GELU the product goes to the pre-activation buffer, and the epilogue writes `out`.
+  const gelu = epilogue.activation === 'gelu';
+  const product = gelu ? epilogue.preActivation! : out;
+  gpu.dispatch(kernel, { ta, tb, out: product, params }, dispatchSize(shape, s));
+  separateEpilogue(gpu, product, batch * m * n, n, epilogue, gelu ? out : undefined);
 }

@@ -54,9 +54,34 @@ export function matmulVariant(gpu: Gpu): MatmulVariant {
     throw new Error('matmul variant "texture" needs WGSL read-only storage textures (readonly_and_readwrite_storage_textures)');
   }
   if (chosen) return chosen;
-  if (gpu.adapterKind === 'hardware') return 'tiled';
-  if (!fixedSubgroupSize(gpu)) return 'register';
-  return gpu.readableStorageTextures ? 'texture' : 'subgroup';
+  return chooseMatmulVariant({
+    kind: gpu.adapterKind,
+    subgroupSize: fixedSubgroupSize(gpu),
+    readableStorageTextures: gpu.readableStorageTextures,
+    maxInvocations: gpu.device.limits.maxComputeInvocationsPerWorkgroup,
+  });
+}
+
+/** What the matmul version is chosen from: what the adapter reports, never its name. */
+export interface MatmulChoiceInput {
+  kind: 'hardware' | 'software';
+  /** Fixed subgroup size, 0 without subgroups (see fixedSubgroupSize). */
+  subgroupSize: number;
+  readableStorageTextures: boolean;
+  maxInvocations: number;
+}
+
+/**
+ * The version for an adapter: 'tiled' on hardware (16 x 16 invocations), 'register' (8 x 8) where
+ * that does not fit; on a software adapter the subgroup versions when its subgroups have one fixed
+ * size and a subgroup-kernel workgroup (the subgroup size x the tile's subgroups) fits, the texture
+ * one when WGSL can read storage textures, else 'register'.
+ */
+export function chooseMatmulVariant(input: MatmulChoiceInput): MatmulVariant {
+  if (input.kind === 'hardware') return input.maxInvocations >= 256 ? 'tiled' : 'register';
+  const subgroupsFit = input.subgroupSize > 0 && input.subgroupSize * subgroupTile.sgm * subgroupTile.sgn <= input.maxInvocations;
+  if (!subgroupsFit) return 'register';
+  return input.readableStorageTextures ? 'texture' : 'subgroup';
 }
 
 /** Every kernel version this GPU can run. */

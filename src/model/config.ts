@@ -195,6 +195,14 @@ export interface CheckpointSource {
   get(name: string): Pick<CheckpointTensorInfo, 'name' | 'dtype' | 'shape'> | undefined;
 }
 
+/** TF2's tf.train.Checkpoint names variables by object path, which no Google BERT name matches. */
+function objectBasedHint(reader: CheckpointSource): string {
+  if (!reader.get('_CHECKPOINTABLE_OBJECT_GRAPH')) return '';
+  return '\n(a TF2 object-based checkpoint: its variables are named by object path, e.g. ' +
+    `'${reader.tensors.find((tensor) => tensor.name.endsWith('/.ATTRIBUTES/VARIABLE_VALUE'))?.name ?? 'model/layer_with_weights-0/kernel/.ATTRIBUTES/VARIABLE_VALUE'}', ` +
+    'not by Google BERT names; save the weights under those names or load them through a HuggingFace folder)';
+}
+
 /**
  * Checks that a checkpoint holds every tensor of `bertParameterShapes(config)` as float32 with
  * the right shape. Throws a CheckpointError listing every problem; with `allowMissing`, missing
@@ -226,7 +234,7 @@ export function validateCheckpointAgainstConfig(
   const unused = reader.tensors.map((tensor) => tensor.name).filter((name) => !expectedNames.has(name) && !isOptimizerState(name));
   if (problems.length > 0 && options.throwOnProblems !== false) {
     throw new CheckpointError(
-      `${reader.prefix} does not match the BERT config (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n  ${problems.join('\n  ')}`,
+      `${reader.prefix} does not match the BERT config (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n  ${problems.join('\n  ')}${objectBasedHint(reader)}`,
     );
   }
   return { problems, warnings, unused };

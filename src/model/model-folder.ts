@@ -11,7 +11,7 @@ import { CheckpointError } from './checkpoint/errors.js';
 import { dataShardFileName, indexFileName } from './checkpoint/paths.js';
 import { parseBertConfigBytes, type BertConfig } from './config.js';
 import { loadWeightArrays } from './load.js';
-import { buildVocab, vocabTokensFromBytes, type Vocab } from './vocab.js';
+import { buildVocab, parseVocab, vocabTokensFromBytes, type Vocab } from './vocab.js';
 
 /** The files of a model folder as `train --out` writes it (what bert4keras loads, plus trainer-state.json for --resume). */
 export const MODEL_FILES = {
@@ -74,10 +74,6 @@ async function readConfig(file: FileInFolder): Promise<BertConfig> {
   return parseBertConfigBytes(await file.folder.read(file.name), file.folder.describe(file.name));
 }
 
-async function readVocabTokens(file: FileInFolder): Promise<string[]> {
-  return vocabTokensFromBytes(await file.folder.read(file.name));
-}
-
 /** The optimizer step saved in trainer-state.json, 0 when the folder has none. */
 async function savedOptimizerStep(folder: FileFolder): Promise<number> {
   if (!(await folder.has(MODEL_FILES.trainerState))) return 0;
@@ -105,9 +101,8 @@ function readOptimizer(reader: CheckpointReader, names: Iterable<string>, step: 
 /** Loads a model folder written by `train --out` (its vocabulary is used as it is). */
 export async function loadModelFolder(folder: FileFolder, options: FolderLoadOptions = {}): Promise<LoadedModel> {
   const configFile = { folder, name: MODEL_FILES.config };
-  const vocabFile = { folder, name: MODEL_FILES.vocab };
   const config = await readConfig(configFile);
-  const { vocab } = buildVocab(await readVocabTokens(vocabFile), {}, `vocabulary file '${folder.describe(MODEL_FILES.vocab)}'`);
+  const { vocab } = parseVocab(await folder.read(MODEL_FILES.vocab), folder.describe(MODEL_FILES.vocab));
   if (vocab.tokens.length !== config.vocabSize) {
     throw new Error(`${folder.describe(MODEL_FILES.vocab)} has ${vocab.tokens.length} tokens but ${folder.describe(MODEL_FILES.config)} says vocab_size ${config.vocabSize}`);
   }
@@ -132,7 +127,7 @@ export async function loadPretrainedModel(
   const configPath = files.config.folder.describe(files.config.name);
   const vocabPath = files.vocab.folder.describe(files.vocab.name);
   const config = await readConfig(files.config);
-  const lineTokens = await readVocabTokens(files.vocab);
+  const lineTokens = vocabTokensFromBytes(await files.vocab.folder.read(files.vocab.name));
   if (lineTokens.length !== config.vocabSize) {
     throw new Error(`${vocabPath} has ${lineTokens.length} lines but ${configPath} says vocab_size ${config.vocabSize}`);
   }

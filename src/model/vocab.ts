@@ -37,7 +37,7 @@ const UTF8_REPLACEMENT_CHARACTER = [0xef, 0xbf, 0xbd];
  * (bytes EF BF BD) must survive, so the bytes are cut around them first. EF is a lead byte and
  * never continues an earlier sequence, so the cuts never change how the rest decodes.
  */
-export function decodeUtf8DroppingInvalidBytes(bytes: Uint8Array): string {
+function decodeUtf8DroppingInvalidBytes(bytes: Uint8Array): string {
   try {
     return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
   } catch {

@@ -4,12 +4,13 @@ import { basename, dirname } from 'node:path';
 import type { FileFolder } from '../formats/folder.js';
 import type { CheckpointReader } from '../model/checkpoint/bundle-reader.js';
 import { CheckpointError } from '../model/checkpoint/errors.js';
-import { loadModelFolder, loadPretrainedModel, type FileInFolder, type LoadedModel } from '../model/model-folder.js';
+import { loadAnyModelFolder } from '../formats/model-folder-kinds.js';
+import { loadPretrainedModel, type FileInFolder, type LoadedModel } from '../model/model-folder.js';
 import { openCheckpoint, resolveCheckpointPrefix } from './checkpoint-files.js';
 import { DirectoryFolder } from './file-folder.js';
 
 export interface ModelLocation {
-  /** A directory written by `train --out`. */
+  /** A model folder: written by `train --out`, TensorFlow BERT, HuggingFace or sentence-transformers. */
   model?: string;
   config?: string;
   checkpoint?: string;
@@ -49,7 +50,7 @@ export async function loadModel(location: ModelLocation): Promise<LoadedModel> {
       throw new ModelLocationError('give either --model DIR or --config/--checkpoint/--vocab, not both');
     }
     if (!existsSync(dir)) throw new Error(`model directory '${dir}' does not exist`);
-    const loaded = await loadModelFolder(new DirectoryFolder(dir), { ...options, withOptimizer: true });
+    const loaded = await loadAnyModelFolder(new DirectoryFolder(dir), { ...options, withOptimizer: true });
     return { ...loaded, description: dir };
   }
   const missing = (['config', 'checkpoint', 'vocab'] as const).filter((key) => !location[key]);

@@ -9,6 +9,8 @@ export interface LockHolder {
   host: string;
   started: string;
   command: string;
+  /** The kernel's start time of the process (Linux), so that a reused pid is not taken for the holder. */
+  processStart?: string;
 }
 
 export const LOCK_FILE = 'train.lock';
@@ -17,14 +19,29 @@ function describe(holder: LockHolder): string {
   return `process ${holder.pid} on ${holder.host} (${holder.command}, started ${holder.started})`;
 }
 
-function processRuns(pid: number): boolean {
+/** State and start time from /proc/PID/stat (fields 3 and 22), or null where there is no /proc. */
+function procStat(pid: number): { state: string; start: string } | null {
   try {
-    process.kill(pid, 0);
-    return true;
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces and parentheses; the fields after it do not.
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return { state: fields[0], start: fields[19] };
+  } catch {
+    return null;
+  }
+}
+
+function holderRuns(holder: LockHolder): boolean {
+  try {
+    process.kill(holder.pid, 0);
   } catch (error) {
     // EPERM: it runs, under another user.
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
+  const stat = procStat(holder.pid);
+  if (!stat) return true;
+  // A zombie has exited; another start time is another process under a reused pid.
+  return stat.state !== 'Z' && (holder.processStart === undefined || stat.start === holder.processStart);
 }
 
 function readHolder(path: string): LockHolder | null {
@@ -38,8 +55,8 @@ function readHolder(path: string): LockHolder | null {
 
 /**
  * An exclusive lock on a run directory: a file created with O_EXCL naming its holder. A lock whose
- * holder ran on this host and no longer runs (killed, or the machine restarted) is stale and is
- * taken over with a note; a live holder, or one on another host (whose liveness cannot be known),
+ * holder ran on this host and no longer runs (killed, or the machine restarted: its pid is gone,
+ * a zombie, or now another process's) is stale and is taken over with a note; a live holder, or one on another host (whose liveness cannot be known),
  * is an error naming it.
  */
 export class RunLock {
@@ -49,7 +66,7 @@ export class RunLock {
 
   static acquire(ops: FileOps, dir: string, command: string, note: (message: string) => void): RunLock {
     const path = join(dir, LOCK_FILE);
-    const holder: LockHolder = { pid: process.pid, host: hostname(), started: new Date().toISOString(), command };
+    const holder: LockHolder = { pid: process.pid, host: hostname(), started: new Date().toISOString(), command, processStart: procStat(process.pid)?.start };
     const bytes = new TextEncoder().encode(`${JSON.stringify(holder)}\n`);
     for (let attempt = 0; attempt < 2; attempt++) {
       let fd: number;
@@ -62,7 +79,7 @@ export class RunLock {
         if (!other && Date.now() - (statSync(path, { throwIfNoEntry: false })?.mtimeMs ?? 0) < 10_000) {
           throw new Error(`${dir} is being locked by another process this moment (${path}); try again`);
         }
-        if (other && (other.host !== holder.host || processRuns(other.pid))) {
+        if (other && (other.host !== holder.host || holderRuns(other))) {
           throw new Error(`${dir} is in use by ${describe(other)}; wait for it to finish or use another --out (if it is gone, delete ${path})`);
         }
         note(`note: ${path} was left by ${other ? describe(other) : 'an unreadable lock'}, which no longer runs; taking it over`);

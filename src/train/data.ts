@@ -21,7 +21,6 @@
  *
  * Every file must be valid UTF-8; invalid bytes are an error naming the line, never dropped.
  */
-import { readFileSync } from 'node:fs';
 import type { Tokenizer } from '../model/tokenizer.js';
 
 /** Number of word pieces of a text, without [CLS] and [SEP]. */
@@ -71,14 +70,6 @@ export interface TestPairs {
 export type LabelKind = 'auto' | 'binary' | 'graded';
 
 export const GRADED_LABEL_MAX = 5;
-
-function readBytes(path: string): Uint8Array {
-  try {
-    return readFileSync(path);
-  } catch (error) {
-    throw new DataError(path, 'file', `cannot read it (${(error as Error).message})`);
-  }
-}
 
 /**
  * The text of a UTF-8 file without its BOM. Invalid UTF-8 is a DataError naming the first line
@@ -450,14 +441,10 @@ function checkText(file: string, location: string, line: number, text: string, t
 }
 
 /**
- * Reads a train file of paraphrase groups (see the module comment for the formats).
- * `tokenCounter`, when given, rejects texts that tokenize to nothing.
+ * Parses the bytes of a train file of paraphrase groups (see the module comment for the
+ * formats); `path` names it in errors. `tokenCounter`, when given, rejects texts that tokenize
+ * to nothing.
  */
-export function loadTrainGroups(path: string, tokenCounter?: TokenCounter): TrainGroups {
-  return parseTrainGroups(readBytes(path), path, tokenCounter);
-}
-
-/** loadTrainGroups for a file's bytes; `path` names it in errors. */
 export function parseTrainGroups(bytes: Uint8Array, path: string, tokenCounter?: TokenCounter): TrainGroups {
   const text = decodeUtf8Text(bytes, path);
   const { format, rawGroups } = readRawGroups(path, text);
@@ -497,14 +484,10 @@ const LABEL_PATTERN = /^(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)$/;
 const GRADED_MIN_SHARE = 0.05;
 
 /**
- * Reads `text1<TAB>text2<TAB>label` lines. With `labelKind` 'auto' the kind is detected as the
- * module comment says; 'binary' and 'graded' demand that kind.
+ * Parses the bytes of a file of `text1<TAB>text2<TAB>label` lines (`path` names it in errors).
+ * With `labelKind` 'auto' the kind is detected as the module comment says; 'binary' and
+ * 'graded' demand that kind.
  */
-export function loadTestPairs(path: string, tokenCounter?: TokenCounter, labelKind: LabelKind = 'auto'): TestPairs {
-  return parseTestPairs(readBytes(path), path, tokenCounter, labelKind);
-}
-
-/** loadTestPairs for a file's bytes; `path` names it in errors. */
 export function parseTestPairs(bytes: Uint8Array, path: string, tokenCounter?: TokenCounter, labelKind: LabelKind = 'auto'): TestPairs {
   const text = decodeUtf8Text(bytes, path);
   const lines = text.split('\n').map((line) => (line.endsWith('\r') ? line.slice(0, -1) : line));
@@ -572,15 +555,11 @@ export function wordPieceCounter(tokenizer: Tokenizer): TokenCounter {
 }
 
 /**
- * Reads a file of one text per line: UTF-8 (invalid bytes are an error naming the line), a
- * leading BOM stripped, LF or CRLF, empty lines allowed only at the end. A line that is empty,
- * or empty after tokenizing, is a DataError naming the file and line.
+ * Parses the bytes of a file of one text per line (`path` names it in errors): UTF-8 (invalid
+ * bytes are an error naming the line), a leading BOM stripped, LF or CRLF, empty lines allowed
+ * only at the end. A line that is empty, or empty after tokenizing, is a DataError naming the
+ * file and line.
  */
-export function loadTextLines(path: string, countTokens: TokenCounter): string[] {
-  return parseTextLines(readBytes(path), path, countTokens);
-}
-
-/** loadTextLines for a file's bytes; `path` names it in errors. */
 export function parseTextLines(bytes: Uint8Array, path: string, countTokens: TokenCounter): string[] {
   const lines = decodeUtf8Text(bytes, path).split('\n').map((line) => (line.endsWith('\r') ? line.slice(0, -1) : line));
   while (lines.length > 0 && (lines[lines.length - 1] as string).trim() === '') lines.pop();

@@ -10,8 +10,6 @@
  * and some plain other-intent pairs. Templates use Chinese characters and full-width
  * punctuation only, so a character vocabulary covers every text.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { TestPair } from './data.js';
 import { SeededRandom } from '../model/random.js';
 
@@ -278,19 +276,18 @@ export function generateDemoData(seed = 20240601): DemoData {
   return { groups, groupKeys: keyedGroups.map((group) => group.key), testPairs, vocabTokens };
 }
 
-export interface DemoFiles {
+/** The demo's files as text: train.json (the recipe's object of groups), test.txt and vocab.txt. */
+export interface DemoFileTexts {
   train: string;
   test: string;
   vocab: string;
 }
 
-/** Writes train.json (the recipe's object of groups), test.txt and vocab.txt into `dir`. */
-export function writeDemoData(dir: string, data: DemoData): DemoFiles {
-  mkdirSync(dir, { recursive: true });
-  const files = { train: join(dir, 'train.json'), test: join(dir, 'test.txt'), vocab: join(dir, 'vocab.txt') };
+export function demoFileTexts(data: DemoData): DemoFileTexts {
   const members = data.groups.map((texts, index) => `  ${JSON.stringify(data.groupKeys[index] ?? `group-${index + 1}`)}: ${JSON.stringify(texts)}`);
-  writeFileSync(files.train, `{\n${members.join(',\n')}\n}\n`);
-  writeFileSync(files.test, data.testPairs.map((pair) => `${pair.a}\t${pair.b}\t${pair.label}\n`).join(''));
-  writeFileSync(files.vocab, data.vocabTokens.map((token) => `${token}\n`).join(''));
-  return files;
+  return {
+    train: `{\n${members.join(',\n')}\n}\n`,
+    test: data.testPairs.map((pair) => `${pair.a}\t${pair.b}\t${pair.label}\n`).join(''),
+    vocab: data.vocabTokens.map((token) => `${token}\n`).join(''),
+  };
 }

@@ -5,9 +5,6 @@
  * spaces and ended by '\n' so that the data starts at a multiple of 64 bytes, then the values in
  * C order, little-endian.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
-
 const MAGIC = [0x93, ...Array.from('NUMPY', (c) => c.charCodeAt(0))];
 /** Magic, two version bytes and the uint16 header length. */
 const PREAMBLE_BYTES = MAGIC.length + 2 + 2;
@@ -47,34 +44,6 @@ export function encodeNpyFloat32(data: Float32Array, shape: readonly number[]): 
   return bytes;
 }
 
-/**
- * Writes `bytes` to a temporary file beside `path`, flushes it and renames it into place, so a
- * reader sees either the old file or the complete new one; the temporary file is removed when
- * anything fails.
- */
-export function writeFileAtomically(path: string, bytes: Uint8Array | string): void {
-  const temporary = join(dirname(path), `.${basename(path)}.tmp-${process.pid}`);
-  try {
-    const fd = openSync(temporary, 'w');
-    try {
-      const buffer = typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes;
-      for (let written = 0; written < buffer.length;) written += writeSync(fd, buffer, written, buffer.length - written);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(temporary, path);
-  } catch (error) {
-    rmSync(temporary, { force: true });
-    throw new Error(`cannot write '${path}': ${(error as Error).message}`);
-  }
-}
-
-/** Writes a float32 [..shape] array as a .npy file, crash-safely (see writeFileAtomically). */
-export function writeNpyFloat32(path: string, data: Float32Array, shape: readonly number[]): void {
-  writeFileAtomically(path, encodeNpyFloat32(data, shape));
-}
-
 /** A problem with a .npy file; the message names the file. */
 export class NpyError extends Error {
   override readonly name = 'NpyError';
@@ -102,11 +71,10 @@ function shorten(text: string): string {
 }
 
 /**
- * Reads a .npy file (version 1.x, 2.x or 3.x) holding a little-endian float32 array in C order,
+ * Reads the bytes of a .npy file (version 1.x, 2.x or 3.x) holding a little-endian float32 array in C order,
  * the kind `encode` writes; any other dtype or layout is an NpyError.
  */
-export function readNpyFloat32(source: string | Uint8Array, name = typeof source === 'string' ? source : '.npy data'): NpyArray {
-  const bytes = typeof source === 'string' ? new Uint8Array(readFileSync(source)) : source;
+export function readNpyFloat32(bytes: Uint8Array, name = '.npy data'): NpyArray {
   const fail = (problem: string): never => {
     throw new NpyError(`${name}: ${problem}`);
   };

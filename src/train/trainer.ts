@@ -42,6 +42,8 @@ export interface TrainerEvents {
   step?(record: StepRecord): void;
   epoch?(record: EpochRecord): void;
   checkpoint?(location: string): void;
+  /** Runs after each epoch's evaluation (the CLI shows paraphrases); a record it returns goes to metrics.jsonl. */
+  afterEpoch?(epoch: number): Promise<object | undefined>;
 }
 
 export interface TrainRun {
@@ -153,14 +155,21 @@ export async function train(run: TrainRun): Promise<TrainResult> {
     log(record);
     events?.epoch?.(record);
   };
-  if (!run.resume) await evaluate(0);
+  if (!run.resume && !run.stopRequested?.()) await evaluate(0);
 
-  /** A recorded step whose losses are still on their way back; it ends when the next step starts. */
-  type Pending = { step: number; epoch: number; rows: number; tokens: number; losses: Promise<number[]>; skipped: boolean; started: number; ended?: number };
+  /**
+   * A recorded step whose losses are still on their way back. Its own time runs from when it
+   * started (batch building) or, if later, when the step before it came back, until its own losses
+   * came back: steps overlap on the GPU, so that is each step's share of the wall time.
+   */
+  type Pending = { step: number; epoch: number; rows: number; tokens: number; losses: Promise<number[]>; skipped: boolean; started: number; returnedAt: () => number };
   let pending: Pending | null = null;
+  let previousReturned = -Infinity;
   const finish = async (p: Pending) => {
     const [loss, seq2seq, similarity] = await p.losses;
-    const seconds = ((p.ended ?? performance.now()) - p.started) / 1000;
+    const returned = p.returnedAt();
+    const seconds = (returned - Math.max(p.started, previousReturned)) / 1000;
+    previousReturned = returned;
     const record: StepRecord = {
       step: p.step, epoch: p.epoch, loss, seq2seq_loss: seq2seq, similarity_loss: similarity, lr: options.lr,
       seconds, rows_per_second: p.rows / seconds, rows: p.rows, tokens_per_row: p.tokens, ...(p.skipped ? { skipped: true as const } : {}),
@@ -181,7 +190,6 @@ export async function train(run: TrainRun): Promise<TrainResult> {
       break;
     }
     const started = performance.now();
-    if (pending) pending.ended = started;
     const epoch = Math.floor(state.step / batcher.stepsPerEpoch) + 1;
     const batch = batcher.next();
     const encoded = padRows(batch.rows.map((row) => tokenizer.encode(row.source, row.target, options.maxlen)));
@@ -203,11 +211,15 @@ export async function train(run: TrainRun): Promise<TrainResult> {
       weight.grad?.release();
       weight.grad = null;
     }
-    const reading = readLosses(losses);
+    let returned = NaN;
+    const reading = readLosses(losses).then((values) => {
+      returned = performance.now();
+      return values;
+    });
     // Should finishing the previous step throw (divergence, a lost device), this readback is never awaited.
     reading.catch(() => undefined);
     if (pending) await finish(pending);
-    pending = { step: stepNumber, epoch, rows: encoded.batch, tokens: encoded.seqLen, losses: reading, skipped, started };
+    pending = { step: stepNumber, epoch, rows: encoded.batch, tokens: encoded.seqLen, losses: reading, skipped, started, returnedAt: () => returned };
     state = { ...state, step: stepNumber };
 
     const epochDone = stepNumber % batcher.stepsPerEpoch === 0;
@@ -218,6 +230,8 @@ export async function train(run: TrainRun): Promise<TrainResult> {
     if (epochDone) {
       state = { ...state, epoch };
       await evaluate(epoch);
+      const shown = await events?.afterEpoch?.(epoch);
+      if (shown) log(shown);
       await checkpoint();
     }
   }

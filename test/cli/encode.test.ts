@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readNpyFloat32 } from '../../src/train/npy.js';
+import { readNpyFile } from '../../src/node/npy-file.js';
 import { errorLines, runCli, writeTinyModel } from '../support/tiny-model.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'simbert-encode-cli-'));
@@ -59,7 +59,7 @@ test('--out writes a float32 [n, hidden] .npy whose rows equal the --format json
   assert.is((10 + headerLength) % 64, 0);
   const header = bytes.subarray(10, 10 + headerLength).toString('latin1');
   assert.is(header, `${"{'descr': '<f4', 'fortran_order': False, 'shape': (7, 16), }".padEnd(headerLength - 1)}\n`);
-  const array = readNpyFloat32(out);
+  const array = readNpyFile(out);
   assert.equal(array.shape, [TEXTS.length, 16]);
 
   const printed = runCli(['encode', '--model', model.dir, '--texts', textsPath, '--format', 'jsonl']);
@@ -77,11 +77,11 @@ test('--out writes a float32 [n, hidden] .npy whose rows equal the --format json
 
 test('--config/--checkpoint/--vocab, --batch-size and --format jsonl --out give the same vectors', () => {
   const dir = freshDir('variants');
-  const reference = readNpyFloat32(join(scratch, 'npy', 'vectors.npy')).data;
+  const reference = readNpyFile(join(scratch, 'npy', 'vectors.npy')).data;
   const fromFiles = join(dir, 'files.npy');
   const files = runCli(['encode', '--config', model.configPath, '--checkpoint', model.checkpointPrefix, '--vocab', model.vocabPath, '--texts', textsPath, '--out', fromFiles, '--batch-size', '3']);
   assert.is(files.status, 0, files.stderr);
-  const vectors = readNpyFloat32(fromFiles).data;
+  const vectors = readNpyFile(fromFiles).data;
   vectors.forEach((value, i) => assert.ok(Math.abs(value - reference[i]) <= 1e-5 * Math.max(1, Math.abs(value)), `value ${i}: ${value} vs ${reference[i]}`));
 
   const jsonlPath = join(dir, 'vectors.jsonl');

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spearmanCorrelation } from '../../src/train/metrics.js';
-import { readNpyFloat32 } from '../../src/train/npy.js';
+import { readNpyFile } from '../../src/node/npy-file.js';
 import { sharedFixture } from '../support/fixtures.js';
 import { errorLines, runCli, writeTinyModel } from '../support/tiny-model.js';
 import { cosine } from '../support/reference.js';
@@ -40,7 +40,7 @@ function cosinesFromEncode(pairs: readonly [string, string, number][]): number[]
   const out = join(scratch, 'pair-texts.npy');
   const encoded = runCli(['encode', '--model', model.dir, '--texts', textsPath, '--out', out]);
   assert.is(encoded.status, 0, encoded.stderr);
-  const { shape, data } = readNpyFloat32(out);
+  const { shape, data } = readNpyFile(out);
   const hidden = shape[1];
   const row = (i: number) => data.subarray(i * hidden, (i + 1) * hidden);
   return pairs.map((_, i) => cosine(row(2 * i), row(2 * i + 1)));

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { decodeIds } from '../../src/generate/detokenize.js';
-import { readNpyFloat32 } from '../../src/train/npy.js';
+import { readNpyFile } from '../../src/node/npy-file.js';
 import { cosine } from '../support/reference.js';
 import { errorLines, runCli, writeTinyModel } from '../support/tiny-model.js';
 
@@ -59,7 +59,7 @@ test('JSONL: k distinct candidates, never the input, ids that decode to their te
   writeFileSync(path, `${[out.text, ...texts].join('\n')}\n`);
   const encoded = runCli(['encode', '--model', model.dir, '--texts', path, '--out', `${path}.npy`]);
   assert.is(encoded.status, 0, encoded.stderr);
-  const { shape, data } = readNpyFloat32(`${path}.npy`);
+  const { shape, data } = readNpyFile(`${path}.npy`);
   const row = (i: number) => data.subarray(i * shape[1], (i + 1) * shape[1]);
   out.candidates.forEach((c, i) => assert.ok(Math.abs(c.cosine - cosine(row(0), row(i + 1))) < 1e-5, `${c.text}: ${c.cosine} vs ${cosine(row(0), row(i + 1))}`));
 });

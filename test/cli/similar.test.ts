@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readNpyFloat32 } from '../../src/train/npy.js';
+import { readNpyFile } from '../../src/node/npy-file.js';
 import { errorLines, runCli, writeTinyModel } from '../support/tiny-model.js';
 import { cosine } from '../support/reference.js';
 
@@ -37,7 +37,7 @@ function encodedRows(path: string): Float32Array[] {
   const out = `${path}.npy`;
   const result = runCli(['encode', '--model', model.dir, '--texts', path, '--out', out]);
   assert.is(result.status, 0, result.stderr);
-  const { shape, data } = readNpyFloat32(out);
+  const { shape, data } = readNpyFile(out);
   return Array.from({ length: shape[0] }, (_, i) => data.subarray(i * shape[1], (i + 1) * shape[1]));
 }
 

@@ -128,10 +128,11 @@ async function waitFor(path: string): Promise<void> {
   }
 }
 
-test('SIGTERM checkpoints the step in flight and exits 143; a second trainer is refused meanwhile; a bare --resume finishes the saved epochs', async () => {
+test('SIGTERM checkpoints the step in flight and exits 143; a second trainer is refused meanwhile; a bare --resume finishes the saved 40 epochs', async () => {
   const full = readMetrics(join(root, 'full')).steps;
   const out = join(root, 'signalled');
-  const { child, done } = startTrain(trainArgs(out, '--epochs', '5'));
+  // 40 epochs of 4 steps: long enough to be running while the second trainer starts and the signal comes.
+  const { child, done } = startTrain(trainArgs(out, '--epochs', '40'));
   await waitFor(join(out, 'trainer-state.json'));
   const second = runCli(trainArgs(out, '--overwrite'));
   assert.is(second.status, 1, second.stderr);
@@ -147,8 +148,8 @@ test('SIGTERM checkpoints the step in flight and exits 143; a second trainer is 
   const resumed = runCli(['train', '--resume', out]);
   assert.is(resumed.status, 0, resumed.stderr);
   const { steps, epochs } = readMetrics(out);
-  assert.equal(steps.map((s) => s.step), [...Array(20).keys()].map((i) => i + 1), 'the five saved epochs, each step once');
-  assert.equal(epochs.map((e) => e.epoch), [0, 1, 2, 3, 4, 5]);
+  assert.equal(steps.map((s) => s.step), [...Array(160).keys()].map((i) => i + 1), 'the 40 saved epochs, each step once');
+  assert.equal(epochs.map((e) => e.epoch), [...Array(41).keys()]);
   full.forEach((s, i) => assert.is(steps[i].loss, s.loss, `step ${s.step}`));
 });
 

@@ -83,6 +83,7 @@ test('a folder without the pooler fails naming it unless --allow-missing', async
     assert.unreachable('loaded');
   } catch (error) {
     assert.match((error as Error).message, /model\.safetensors does not match the BERT config \(2 problems\):\n {2}bert\/pooler\/dense\/kernel \[16, 16\] is missing/);
+    assert.match((error as Error).message, /\(transformers saves no pooler for a BertForMaskedLM; SimBERT's vector needs one: pass --allow-missing/);
   }
   const warnings: string[] = [];
   await loadHfFolder(noPooler, 'hf', { allowMissing: true, warn: (message) => warnings.push(message) });
@@ -109,6 +110,84 @@ test('config.json settings this model cannot honour, and a vocabulary of the wro
     }
   }
   assert.is(await modelFolderKind(memoryFolder(INTEROP('hf-mlm'), { 'pytorch_model.bin': null })), null);
+  const { model_type: _, ...withoutType } = config;
+  const old = memoryFolder(INTEROP('hf-mlm'), { 'config.json': new TextEncoder().encode(JSON.stringify(withoutType)) });
+  assert.is((await loadHfFolder(old, 'hf')).config.hiddenSize, 16, 'a config from before model_type loads as BERT');
+});
+
+/** hf-mlm as a sentence-transformers folder with the given modules (JSON files by path). */
+function stFolder(modules: string[], files: Record<string, unknown>): ReturnType<typeof memoryFolder> {
+  const encoder = new TextEncoder();
+  const entries = modules.map((type, idx) => ({ idx, name: String(idx), path: type === 'Transformer' ? '' : `${idx}_${type}`, type: `sentence_transformers.models.${type}` }));
+  const replace: Record<string, Uint8Array> = { 'modules.json': encoder.encode(JSON.stringify(entries)) };
+  for (const [name, value] of Object.entries(files)) replace[name] = value instanceof Uint8Array ? value : encoder.encode(JSON.stringify(value));
+  return memoryFolder(INTEROP('hf-mlm'), replace);
+}
+
+const CLS_POOLING = { word_embedding_dimension: 16, pooling_mode_cls_token: true, pooling_mode_mean_tokens: false };
+
+test('sentence-transformers: CLS pooling alone is an identity pooler; mean pooling keeps the BERT pooler with a warning', async () => {
+  const cls = stFolder(['Transformer', 'Pooling'], { '1_Pooling/config.json': CLS_POOLING });
+  assert.is(await modelFolderKind(cls), 'sentence-transformers');
+  const model = await loadHfFolder(cls, 'sentence-transformers');
+  const kernel = model.weights.get('bert/pooler/dense/kernel')!;
+  assert.equal([...kernel], Array.from({ length: 256 }, (_, i) => (i % 17 === 0 ? 1 : 0)));
+  assert.equal([...model.weights.get('bert/pooler/dense/bias')!], new Array(16).fill(0));
+  assert.equal([...model.weights.get('bert/encoder/layer_1/output/dense/kernel')!], [...expectedWeight('bert/encoder/layer_1/output/dense/kernel')]);
+
+  const warnings: string[] = [];
+  const mean = stFolder(['Transformer', 'Pooling', 'Normalize'], { '1_Pooling/config.json': { ...CLS_POOLING, pooling_mode_cls_token: false, pooling_mode_mean_tokens: true } });
+  const meanModel = await loadHfFolder(mean, 'sentence-transformers', { warn: (message) => warnings.push(message) });
+  assert.match(warnings.join('\n'), /modules sentence_transformers\.models\.Normalize are not applied/);
+  assert.match(warnings.join('\n'), /1_Pooling\/config\.json does not pool the \[CLS\] token alone/);
+  assert.equal([...meanModel.weights.get('bert/pooler/dense/kernel')!], [...expectedWeight('bert/pooler/dense/kernel')]);
+});
+
+test('sentence-transformers: a Dense layer of the wrong size is refused, a tanh one loads with a warning', async () => {
+  const { writeSafetensors } = await import('../../src/formats/safetensors.js');
+  const weight = Float32Array.from({ length: 256 }, (_, i) => i / 256);
+  const dense = writeSafetensors([{ name: 'linear.weight', shape: [16, 16], data: weight }, { name: 'linear.bias', shape: [16], data: new Float32Array(16).fill(0.5) }]);
+  const tanh = { in_features: 16, out_features: 16, bias: true, activation_function: 'torch.nn.modules.activation.Tanh' };
+  const warnings: string[] = [];
+  const model = await loadHfFolder(stFolder(['Transformer', 'Pooling', 'Dense'], { '1_Pooling/config.json': CLS_POOLING, '2_Dense/config.json': tanh, '2_Dense/model.safetensors': dense }), 'sentence-transformers', { warn: (message) => warnings.push(message) });
+  assert.match(warnings.join('\n'), /2_Dense\/config\.json: activation "torch\.nn\.modules\.activation\.Tanh" is dropped; SimBERT's pooler is linear/);
+  assert.is(model.weights.get('bert/pooler/dense/kernel')![2 * 16 + 1], weight[1 * 16 + 2], 'the kernel is linear.weight transposed');
+  assert.equal([...model.weights.get('bert/pooler/dense/bias')!], new Array(16).fill(0.5));
+  try {
+    await loadHfFolder(stFolder(['Transformer', 'Pooling', 'Dense'], { '1_Pooling/config.json': CLS_POOLING, '2_Dense/config.json': { ...tanh, out_features: 8 }, '2_Dense/model.safetensors': dense }), 'sentence-transformers');
+    assert.unreachable('loaded');
+  } catch (error) {
+    assert.match((error as Error).message, /2_Dense\/config\.json: a Dense layer from 16 to 16 features \(SimBERT's pooler\) is expected/);
+  }
+});
+
+test('without vocab.txt the WordPiece vocabulary of tokenizer.json is used; a malformed one is refused', async () => {
+  const vocab = Object.fromEntries(reference.vocab.map((token, id) => [token, id]));
+  const tokenizer = (model: unknown) => new TextEncoder().encode(JSON.stringify({ version: '1.0', model }));
+  const folder = memoryFolder(INTEROP('hf-mlm'), { 'vocab.txt': null, 'tokenizer.json': tokenizer({ type: 'WordPiece', unk_token: '[UNK]', vocab }) });
+  assert.equal((await loadHfFolder(folder, 'hf')).vocab.tokens, simplified.tokens);
+  for (const [model, pattern] of [
+    [{ type: 'BPE', vocab }, /tokenizer\.json: expected a WordPiece tokenizer/],
+    [{ type: 'WordPiece', vocab: { ...vocab, '[PAD]': 3 } }, /tokenizer\.json: token "\[SEP\]" has id 3; ids must be 0\.\.26, each once/],
+  ] as const) {
+    try {
+      await loadHfFolder(memoryFolder(INTEROP('hf-mlm'), { 'vocab.txt': null, 'tokenizer.json': tokenizer(model) }), 'hf');
+      assert.unreachable('loaded');
+    } catch (error) {
+      assert.match((error as Error).message, pattern);
+    }
+  }
+});
+
+test('sentence-transformers: a module path outside the folder is refused before anything is read there', async () => {
+  const modules = [{ idx: 0, name: '0', path: '', type: 'sentence_transformers.models.Transformer' }, { idx: 1, name: '1', path: '../../etc', type: 'sentence_transformers.models.Pooling' }];
+  const folder = memoryFolder(INTEROP('hf-mlm'), { 'modules.json': new TextEncoder().encode(JSON.stringify(modules)) });
+  try {
+    await loadHfFolder(folder, 'sentence-transformers');
+    assert.unreachable('loaded');
+  } catch (error) {
+    assert.match((error as Error).message, /modules\.json: module path "\.\.\/\.\.\/etc" is not a folder inside the model folder/);
+  }
 });
 
 test.run();

@@ -107,6 +107,7 @@ test('loading BERT weights from an object-based checkpoint names the Google BERT
   assert.match(result.stderr, /simbert encode: .*ckpt-1 does not match the BERT config/);
   assert.match(result.stderr, /bert\/embeddings\/word_embeddings \[5, 4\] is missing/);
   assert.match(result.stderr, /bert\/encoder\/layer_0\/attention\/self\/query\/kernel \[4, 4\] is missing/);
+  assert.match(result.stderr, /\(a TF2 object-based checkpoint: its variables are named by object path, e\.g\. 'model\/layer_with_weights-0\/kernel\/\.ATTRIBUTES\/VARIABLE_VALUE', not by Google BERT names/);
 });
 
 test.run();

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -50,17 +50,6 @@ test('a missing file is named in the error', async () => {
   await assertRejects(loadModelFolder(memoryFolder(model.dir, [MODEL_FILES.vocab])), /^vocab\.txt: no such file/);
   await assertRejects(loadModelFolder(memoryFolder(model.dir, [`${MODEL_FILES.checkpoint}.index`])), /^bert_model\.ckpt\.index: no such file/);
   await assertRejects(loadModelFolder(new DirectoryFolder(join(scratch, 'absent'))), new RegExp(`${join(scratch, 'absent', 'bert_config.json')}: no such file`));
-});
-
-test('a checkpoint left half-moved into place is recovered before Node reads it', async () => {
-  const dir = join(scratch, 'half-moved');
-  writeTinyModel(dir, { seed: 3 });
-  const staging = join(dir, '.staging');
-  mkdirSync(staging);
-  renameSync(join(dir, MODEL_FILES.vocab), join(staging, MODEL_FILES.vocab));
-  writeFileSync(join(staging, 'COMPLETE'), JSON.stringify([MODEL_FILES.vocab]));
-  const loaded = await loadModel({ model: dir });
-  assert.is(loaded.vocab.tokens.length, model.config.vocabSize);
 });
 
 async function assertRejects(promise: Promise<unknown>, pattern: RegExp): Promise<void> {

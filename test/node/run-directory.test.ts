@@ -95,6 +95,11 @@ test('a second writer on a locked directory is refused with the holder named; a 
   notes.length = 0;
   open(dir, 'replace').close(true);
   assert.match(notes.join('\n'), /was left by process \d+ .* which no longer runs; taking it over/);
+  // A live pid with another start time is a reused pid, not the holder.
+  writeFileSync(join(dir, LOCK_FILE), JSON.stringify({ pid: process.pid, host: hostname(), started: '2020-01-01T00:00:00Z', command: 'train', processStart: '1' }));
+  notes.length = 0;
+  open(dir, 'replace').close(true);
+  assert.match(notes.join('\n'), new RegExp(`was left by process ${process.pid} .* which no longer runs`));
 });
 
 test('an --out that is a file fails at once', async () => {

@@ -3,7 +3,8 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DataError, loadTestPairs, loadTextLines, loadTrainGroups, parseTestPairs, parseTrainGroups, type TokenCounter } from '../../src/train/data.js';
+import { loadTestPairs, loadTextLines, loadTrainGroups } from '../../src/node/data-files.js';
+import { DataError, parseTestPairs, parseTrainGroups, type TokenCounter } from '../../src/train/data.js';
 import { sharedFixture } from '../support/fixtures.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'simbert-data-'));

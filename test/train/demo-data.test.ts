@@ -3,8 +3,9 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadTestPairs, loadTrainGroups } from '../../src/train/data.js';
-import { buildDemoVocab, generateDemoData, writeDemoData } from '../../src/train/demo-data.js';
+import { loadTestPairs, loadTrainGroups } from '../../src/node/data-files.js';
+import { buildDemoVocab, generateDemoData } from '../../src/train/demo-data.js';
+import { writeDemoData } from '../../src/node/demo-files.js';
 
 const data = generateDemoData();
 const withoutQuestionMark = (text: string) => text.replace(/？$/, '');

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { encodeNpyFloat32, NpyError, readNpyFloat32, writeFileAtomically, writeNpyFloat32 } from '../../src/train/npy.js';
+import { readNpyFile, writeFileAtomically, writeNpyFloat32 } from '../../src/node/npy-file.js';
+import { encodeNpyFloat32, NpyError, readNpyFloat32 } from '../../src/train/npy.js';
 import { randomArray } from '../support/random.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'simbert-npy-'));
@@ -84,7 +85,7 @@ test('writeNpyFloat32 renames a complete temporary file into place and leaves no
   const data = randomArray(3 * 8, 5);
   writeNpyFloat32(path, data, [3, 8]);
   assert.equal(readdirSync(dir), ['vectors.npy']);
-  assert.equal([...readNpyFloat32(path).data], [...data]);
+  assert.equal([...readNpyFile(path).data], [...data]);
   const missingDir = join(dir, 'no-such-dir', 'vectors.npy');
   assert.throws(() => writeNpyFloat32(missingDir, data, [3, 8]), /cannot write '.*no-such-dir\/vectors\.npy'/);
   // A directory in the way: the rename fails and the temporary file is removed.

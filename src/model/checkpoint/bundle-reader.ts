@@ -145,7 +145,7 @@ export class CheckpointReader {
 
   /** The tensor's bytes exactly as stored, after checking its CRC32C. */
   readBytes(name: string): Uint8Array {
-    const tensor = this.require(name);
+    const tensor = this.entry(name);
     const elementSize = dtypeElementSize(tensor.tfDtype);
     const knownShape = !tensor.shape.some((size) => size < 0);
     if (elementSize !== null && knownShape && elementCount(tensor.shape) * elementSize !== tensor.byteSize) {
@@ -165,7 +165,7 @@ export class CheckpointReader {
 
   /** A float32 tensor's values (row-major), CRC-checked; throws for any other dtype. */
   readFloat32(name: string): Float32Array {
-    const tensor = this.require(name);
+    const tensor = this.entry(name);
     if (tensor.tfDtype !== DT_FLOAT) {
       throw new CheckpointError(`${this.indexPath}: '${name}' is ${tensor.dtype} (${tfDtypeName(tensor.tfDtype)}), not float32`);
     }
@@ -204,7 +204,7 @@ export class CheckpointReader {
     return null;
   }
 
-  private require(name: string): CheckpointTensorInfo {
+  private entry(name: string): CheckpointTensorInfo {
     const tensor = this.byName.get(name);
     if (!tensor) throw new CheckpointError(`${this.indexPath}: no tensor named '${name}'`);
     if (tensor.partitioned) throw new CheckpointError(`${this.indexPath}: '${name}' is a partitioned variable, which is not supported`);

@@ -1,7 +1,7 @@
 /** TensorFlow V2 checkpoint (tensor bundle) reading and writing. */
 export { CheckpointError } from './errors.js';
 export {
-  bytesShard, CheckpointReader, elementCount, parseCheckpointIndex, type CheckpointIndex, type CheckpointTensorInfo, type ShardReader, type SkippedTensor,
+  bytesShard, CheckpointReader, elementCount, parseCheckpointIndex, type CheckpointTensorInfo, type ShardReader, type SkippedTensor,
 } from './bundle-reader.js';
 export {
   BundleWriter, copyCheckpoint, writeCheckpoint, writeRawCheckpoint,

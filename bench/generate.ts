@@ -1,0 +1,124 @@
+/**
+ * gen_synonyms-shaped generation (n rows per input sampled at top-k, maxlen tokens, rerank to k)
+ * on the engine, beside PyTorch on the CPU in the same run (bench/torch-generate.py): the
+ * bert4keras way (the whole sequence recomputed every step) and with a key/value cache.
+ * Random weights: rows rarely draw [SEP], so nearly every row runs all maxlen steps, on both sides.
+ * `node build/bench/generate.js` runs this part alone.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { activeGpu } from '../src/autograd/engine.js';
+import { generateParaphrases, type GenerateOptions } from '../src/generate/generate.js';
+import { cacheBytesPerToken } from '../src/generate/kv-decoder.js';
+import { Tokenizer } from '../src/model/tokenizer.js';
+import { buildVocab } from '../src/model/vocab.js';
+import { encodeTexts } from '../src/train/encode.js';
+import { initNodeEngine } from '../src/node/gpu.js';
+import { BASELINE_INSTALL } from './baseline.js';
+import { bertConfig, randomModel, SEED, type ModelConfigSpec } from './step.js';
+
+export const GENERATE_WORK = { n: 100, topk: 5, maxlen: 32, k: 20, sourceTokens: 22 };
+export const GENERATE_INPUTS = [1, 16];
+
+export interface GenerateBenchResult {
+  inputs: number;
+  seconds: number;
+  secondsPerInput: number;
+  tokens: number;
+  tokensPerSecond: number;
+  peakBytes: number;
+}
+
+export interface TorchGenerate {
+  torch: string;
+  threads: number;
+  recompute: { inputs: number; seconds: number; tokens: number }[];
+  cached: { inputs: number; seconds: number; tokens: number }[];
+}
+
+/** `count` texts of sourceTokens - 2 random CJK characters, all in the vocabulary. */
+function benchTexts(count: number, characters: string[]): string[] {
+  let state = 99;
+  const next = () => (state = (state * 1103515245 + 12345) >>> 0);
+  return Array.from({ length: count }, () => Array.from({ length: GENERATE_WORK.sourceTokens - 2 }, () => characters[next() % characters.length]).join(''));
+}
+
+/** Seconds and generated tokens per second of gen_synonyms for 1 and for 16 inputs decoded together. */
+export async function benchGenerate(spec: ModelConfigSpec = SEED, inputCounts = GENERATE_INPUTS): Promise<GenerateBenchResult[]> {
+  const gpu = activeGpu();
+  const { model, release } = randomModel(spec);
+  const characters = Array.from({ length: spec.vocab - 4 }, (_, i) => String.fromCodePoint(0x4e00 + i));
+  const tokenizer = new Tokenizer(buildVocab(['[PAD]', '[UNK]', '[CLS]', '[SEP]', ...characters]).vocab);
+  const options: GenerateOptions = {
+    mode: 'sample', n: GENERATE_WORK.n, k: GENERATE_WORK.k, topk: GENERATE_WORK.topk, topp: 1, temperature: 1, maxlen: GENERATE_WORK.maxlen,
+    minLen: 0, seed: 1, beam: 1, lengthPenalty: 0, noRepeatNgram: 0,
+  };
+  const encode = (texts: string[]) => encodeTexts(model, tokenizer, texts, { maxlen: model.config.maxPositionEmbeddings });
+  // Warm-up: compiles every pipeline.
+  await generateParaphrases(model, tokenizer, benchTexts(1, characters), { ...options, n: 4, k: 2, maxlen: 3 }, encode);
+  const results: GenerateBenchResult[] = [];
+  for (const inputs of inputCounts) {
+    gpu.pool.resetPeaks();
+    const texts = benchTexts(inputs, characters);
+    const started = performance.now();
+    const out = await generateParaphrases(model, tokenizer, texts, options, encode);
+    const seconds = (performance.now() - started) / 1000;
+    const tokens = out.reduce((sum, r) => sum + r.generatedTokens, 0);
+    results.push({ inputs, seconds, secondsPerInput: seconds / inputs, tokens, tokensPerSecond: tokens / seconds, peakBytes: gpu.pool.snapshot().peakBytesInUse });
+  }
+  release();
+  return results;
+}
+
+/** Runs bench/torch-generate.py, or says why it was skipped. */
+export function runTorchGenerate(spec: ModelConfigSpec = SEED, inputCounts = GENERATE_INPUTS): TorchGenerate | { skipped: string } {
+  const python = '/usr/bin/python3';
+  if (!existsSync(python)) return { skipped: `${python} not found (install: ${BASELINE_INSTALL})` };
+  const script = fileURLToPath(new URL('../../bench/torch-generate.py', import.meta.url));
+  const request = {
+    config: spec, n: GENERATE_WORK.n, topk: GENERATE_WORK.topk, maxlen: GENERATE_WORK.maxlen, k: GENERATE_WORK.k, source_tokens: GENERATE_WORK.sourceTokens,
+    // The recompute way decodes inputs one after another, so its seconds per input do not depend on how many there are.
+    recompute: [1], cached: inputCounts,
+  };
+  const result = spawnSync(python, [script, JSON.stringify(request)], { encoding: 'utf8', timeout: 3_600_000 });
+  if (result.status !== 0) return { skipped: result.stderr.trim().split('\n').pop() ?? 'the baseline script failed' };
+  return JSON.parse(result.stdout) as TorchGenerate;
+}
+
+/** The markdown lines of the generation section. */
+export function generateReport(ours: GenerateBenchResult[], torch: TorchGenerate | { skipped: string }, spec: ModelConfigSpec): string[] {
+  const fmt = (value: number, digits = 2) => (Number.isFinite(value) ? value.toFixed(digits) : '-');
+  const lines = [
+    `## generation (gen_synonyms: n ${GENERATE_WORK.n}, top-k ${GENERATE_WORK.topk}, maxlen ${GENERATE_WORK.maxlen}, k ${GENERATE_WORK.k}; ${spec.name} config, sources of ${GENERATE_WORK.sourceTokens} tokens)`,
+    '',
+    `Wall time of decoding and reranking; tokens: generated tokens (rows x steps). Key/value cache: ${cacheBytesPerToken(bertConfig(spec))} bytes per row and token.`,
+    'PyTorch (a): the bert4keras way, the whole sequence recomputed every step, inputs one after another (its seconds per input are measured on 1 input);',
+    'PyTorch (b): with a key/value cache, all inputs in one batch. Ratios: our speed over theirs.',
+    '',
+    '| inputs | seconds / input | tokens / s | pytorch (a) s / input | pytorch (b) s / input | pytorch (b) tokens / s | vs (a) | vs (b) | peak GPU bytes |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  if ('skipped' in torch) lines.splice(2, 0, `pytorch: skipped: ${torch.skipped}`, '');
+  const recompute = 'skipped' in torch ? undefined : torch.recompute[0];
+  for (const r of ours) {
+    const cached = 'skipped' in torch ? undefined : torch.cached.find((c) => c.inputs === r.inputs);
+    const a = recompute ? recompute.seconds / recompute.inputs : NaN;
+    const b = cached ? cached.seconds / cached.inputs : NaN;
+    lines.push(`| ${r.inputs} | ${fmt(r.secondsPerInput)} | ${fmt(r.tokensPerSecond, 0)} | ${fmt(a)} | ${fmt(b)} | ${cached ? fmt(cached.tokens / cached.seconds, 0) : '-'} | ${fmt(a / r.secondsPerInput)} | ${fmt(b / r.secondsPerInput)} | ${(r.peakBytes / 1024 ** 2).toFixed(0)} MiB |`);
+  }
+  return lines;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const gpu = await initNodeEngine();
+  const load = loadavg()[0];
+  console.log(`adapter: ${gpu.adapterKind} (${gpu.adapterDescription}); load average (1 min) ${load.toFixed(2)} on ${cpus().length} CPUs at the start`);
+  const ours = await benchGenerate();
+  const torch = runTorchGenerate();
+  console.log(generateReport(ours, torch, SEED).join('\n'));
+  console.log(`load average (1 min) at the end: ${loadavg()[0].toFixed(2)}`);
+  gpu.destroy();
+  process.exit(0);
+}

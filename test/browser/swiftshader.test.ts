@@ -1,0 +1,3 @@
+import { browserTests } from './scenarios.js';
+
+browserTests('swiftshader');
