@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { readSafetensors } from '../../src/formats/safetensors.js';
 import { writeCheckpoint } from '../../src/model/checkpoint/index.js';
 import { bertConfigToJson } from '../../src/model/config.js';
-import { readNpyFloat32 } from '../../src/train/npy.js';
+import { readNpyFile } from '../../src/node/npy-file.js';
 import { INTEROP, interopReference } from '../support/interop-fixture.js';
 import { errorLines, runCli } from '../support/tiny-model.js';
 
@@ -28,7 +28,7 @@ function encode(name: string, modelFlags: string[]): Float32Array {
   const out = join(scratch, `${name}.npy`);
   const result = runCli(['encode', ...modelFlags, '--texts', textsPath, '--out', out]);
   assert.is(result.status, 0, `${name}: ${result.stderr}`);
-  const { shape, data } = readNpyFloat32(out);
+  const { shape, data } = readNpyFile(out);
   assert.equal(shape, [reference.texts.length, reference.config.hiddenSize]);
   return data;
 }
