@@ -3,8 +3,7 @@
  * folder per case under the reader's name, holding the files the reader is given. Each must now
  * end in a result or the reader's own error, as in the fuzz run.
  */
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
@@ -29,7 +28,7 @@ for (const folder of folders) {
     test(`corpus ${folder}/${caseName} ends in a result or the reader's own error`, () => {
       const caseDir = join(corpus, folder, caseName);
       const files = Object.fromEntries(readdirSync(caseDir).map((file) => [file, new Uint8Array(readFileSync(join(caseDir, file)))]));
-      const outcome = judge(target, files, mkdtempSync(join(tmpdir(), 'simbert-corpus-')), meter);
+      const outcome = judge(target, files, caseDir, meter);
       assert.ok(outcome.kind !== 'failure', outcome.kind === 'failure' ? `${outcome.failure.kind}: ${outcome.failure.detail}` : '');
     });
   }

@@ -2,7 +2,7 @@
  * Runs one reader's fuzz cases in a worker (worker.ts) and turns a hang or a crash of the worker
  * into a failure of its case; the cases after it run in a fresh worker, so one hang hides nothing.
  */
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -51,7 +51,9 @@ function runInWorker(run: FuzzRun): Promise<RunSummary> {
   const stopped = (kind: FailureKind, detail: string): RunSummary => {
     const caseIndex = Atomics.load(current, 0);
     const target = findTarget(run.target);
-    const seeds = target.seeds(mkdtempSync(join(tmpdir(), 'simbert-fuzz-replay-')));
+    const scratch = mkdtempSync(join(tmpdir(), 'simbert-fuzz-replay-'));
+    const seeds = target.seeds(scratch);
+    rmSync(scratch, { recursive: true, force: true });
     const input = buildCase(target, seeds, run.seed, caseIndex);
     return {
       target: run.target, seed: run.seed, first: run.first, cases: caseIndex - run.first + 1,
@@ -71,6 +73,7 @@ function runInWorker(run: FuzzRun): Promise<RunSummary> {
       if (settled) return;
       settled = true;
       clearInterval(watch);
+      rmSync(dir, { recursive: true, force: true });
       resolve(summary);
     };
     const watch = setInterval(() => {
