@@ -9,11 +9,12 @@
 import { readFileSync } from 'node:fs';
 import { AdamW } from '../src/autograd/adamw.js';
 import { activeGpu } from '../src/autograd/engine.js';
-import { backward, noGrad } from '../src/autograd/tape.js';
+import { backward } from '../src/autograd/tape.js';
 import { scope, Tensor } from '../src/autograd/tensor.js';
 import { SimBert, type BertBatch } from '../src/model/bert.js';
 import type { BertConfig } from '../src/model/config.js';
 import { randomWeightArrays, uploadWeights } from '../src/model/parameters.js';
+import { medianEncodeMs } from './encode-timing.js';
 import { median } from './stats.js';
 
 export const SEED_VOCAB = 13584;
@@ -170,19 +171,7 @@ export interface EncodeResult {
 export async function benchEncode(spec: ModelConfigSpec, rows: number, tokens: number, samples: number): Promise<EncodeResult> {
   const { model, release } = randomModel(spec);
   const batch = benchBatch(rows, tokens, spec.vocab, true);
-  const encode = async () => {
-    const pooled = noGrad(() => scope(() => model.encode(batch, { training: false, pooledOnly: true }).pooled));
-    await pooled.toArray();
-    pooled.release();
-  };
-  await encode();
-  const times: number[] = [];
-  for (let i = 0; i < samples; i++) {
-    const started = performance.now();
-    await encode();
-    times.push(performance.now() - started);
-  }
+  const ms = await medianEncodeMs(model, batch, samples);
   release();
-  const ms = median(times);
   return { config: spec.name, rows, tokens, medianMs: ms, sentencesPerSecond: (rows * 1000) / ms, samples };
 }
