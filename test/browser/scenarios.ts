@@ -149,7 +149,11 @@ export function browserTests(adapter: AdapterName): void {
     assert.match(message ?? '', new RegExp(`^${server.url}models/no-data/bert_model\\.ckpt\\.data-00000-of-00001: data shard is missing`));
     await page.fill('#model-url', '/models/absent/');
     await page.click('#load-url');
-    await page.waitForFunction(() => /absent/.test((globalThis as unknown as { document: { getElementById(id: string): { textContent: string | null } | null } }).document.getElementById('model-status')?.textContent ?? ''), undefined, { timeout: 60000 });
+    // The status reads "Loading …/models/absent/…" first: wait for the error that names the folder.
+    await page.waitForFunction(() => {
+      const status = (globalThis as unknown as { document: { getElementById(id: string): { className: string; textContent: string | null } | null } }).document.getElementById('model-status');
+      return status !== null && status.className.includes('error') && /absent/.test(status.textContent ?? '');
+    }, undefined, { timeout: 60000 });
     assert.match(await page.textContent('#model-status') ?? '', new RegExp(`^${server.url}models/absent/: not a model folder; expected a TensorFlow BERT folder`));
   });
 
