@@ -39,7 +39,7 @@ export interface TorchGenerate {
 }
 
 /** `count` texts of sourceTokens - 2 random CJK characters, all in the vocabulary. */
-function benchTexts(count: number, characters: string[]): string[] {
+export function benchTexts(count: number, characters: string[]): string[] {
   let state = 99;
   const next = () => (state = (state * 1103515245 + 12345) >>> 0);
   return Array.from({ length: count }, () => Array.from({ length: GENERATE_WORK.sourceTokens - 2 }, () => characters[next() % characters.length]).join(''));

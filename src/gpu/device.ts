@@ -1,4 +1,5 @@
 import { chooseAdapter, type AdapterPreference } from './adapter.js';
+import { KernelProfiler } from './kernel-profiler.js';
 import { reflectKernel, TEXTURE_FORMAT, type BindingInfo, type KernelSource } from './kernel.js';
 import { BufferPool, type PooledBuffer } from './pool.js';
 import { quietWait } from './quiet-wait.js';
@@ -14,6 +15,8 @@ export interface GpuOptions {
    * compatibility-mode adapter, or with lower limits than the adapter offers.
    */
   restrict?: AdapterRestriction;
+  /** Stamps every dispatch with timestamp queries (`Gpu.profiler`); needs the adapter's 'timestamp-query'. Benches only. */
+  profileKernels?: boolean;
 }
 
 export interface AdapterRestriction {
@@ -102,6 +105,8 @@ export class Gpu {
   private destroying = false;
   /** Rejects when the device is lost (not by our own destroy), so that no wait outlives it. */
   private readonly lostSignal: Promise<never>;
+  /** GPU time per kernel, when the device was opened with profileKernels. */
+  readonly profiler: KernelProfiler | null;
 
   private constructor(
     readonly device: GPUDevice,
@@ -109,7 +114,9 @@ export class Gpu {
     readonly adapterDescription: string,
     readonly capabilities: GpuCapabilities,
     memoryLimit: number,
+    profileKernels: boolean,
   ) {
+    this.profiler = profileKernels ? new KernelProfiler(device) : null;
     this.pool = new BufferPool(device, memoryLimit, () => this.submit());
     this.textures = new ScratchTextures(device, this.pool);
     device.addEventListener('uncapturederror', (event) => {
@@ -132,8 +139,12 @@ export class Gpu {
     const hasSubgroups = adapter.features.has('subgroups') && restrict.subgroups !== false;
     const requiredLimits: Record<string, number> = {};
     for (const name of REQUESTED_LIMITS) requiredLimits[name] = Math.min(adapter.limits[name], restrict.limits?.[name] ?? Infinity);
+    if (options.profileKernels && !adapter.features.has('timestamp-query')) throw new Error('kernel profiling needs an adapter with timestamp-query');
+    const features: GPUFeatureName[] = [];
+    if (hasSubgroups) features.push('subgroups' as GPUFeatureName);
+    if (options.profileKernels) features.push('timestamp-query');
     const device = await adapter.requestDevice({
-      requiredFeatures: hasSubgroups ? (['subgroups'] as GPUFeatureName[]) : [],
+      requiredFeatures: features,
       requiredLimits,
     });
     const { subgroupMinSize, subgroupMaxSize } = adapter.info as GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number };
@@ -142,7 +153,7 @@ export class Gpu {
       readableStorageTextures: choice.readableStorageTextures && restrict.readableStorageTextures !== false,
       compatibility: !adapter.features.has('core-features-and-limits') || restrict.compatibility === true,
     };
-    return new Gpu(device, choice.kind, choice.description, capabilities, options.memoryLimit ?? DEFAULT_MEMORY_LIMIT);
+    return new Gpu(device, choice.kind, choice.description, capabilities, options.memoryLimit ?? DEFAULT_MEMORY_LIMIT, options.profileKernels === true);
   }
 
   get hasSubgroups(): boolean {
@@ -194,10 +205,16 @@ export class Gpu {
     }
     const entries = this.bindEntries(kernel, bindings);
     const bindGroup = this.device.createBindGroup({ layout: kernel.layout, entries, label: kernel.name });
+    if (this.profiler) {
+      this.endPass();
+      if (this.profiler.full) this.submit();
+      this.pass = this.profiler.beginPass(this.commandEncoder(), kernel.name, [x, y, z]);
+    }
     const pass = this.computePass();
     pass.setPipeline(kernel.pipeline);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(x, y, z);
+    if (this.profiler) this.endPass();
     this.counters.dispatches++;
     this.pipelinesInUse.add(kernel);
   }
@@ -285,9 +302,11 @@ export class Gpu {
     }
     this.endPass();
     this.flushUniforms();
+    const readStamps = this.profiler?.resolve(this.encoder);
     const commands = this.encoder.finish();
     this.encoder = null;
     this.device.queue.submit([commands]);
+    readStamps?.();
     this.counters.submissions++;
     this.pool.onSubmit();
     this.textures.onSubmit();
@@ -324,6 +343,7 @@ export class Gpu {
     this.destroying = true;
     this.textures.destroy();
     this.pool.trim();
+    this.profiler?.destroy();
     for (const staging of this.stagingBuffers) staging.destroy();
     for (const chunk of this.uniformChunks) chunk.destroy();
     this.device.destroy();
