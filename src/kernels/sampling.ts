@@ -485,6 +485,7 @@ struct Params { rows: u32, vocab: u32, width: u32, inv_temperature: f32 }
 @group(0) @binding(3) var<storage, read_write> cand_token: array<f32>;
 @group(0) @binding(4) var<uniform> params: Params;
 ${ROW_COMMON}
+${LIST_WGSL}
 var<workgroup> lane_offset: array<u32, ${WORKGROUP}>;
 
 @compute @workgroup_size(${WORKGROUP})
@@ -492,6 +493,18 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let row = wid.x + wid.y * nwg.x;
   if (row >= params.rows) { return; }
   setup(row, local);
+  if (params.width <= LIST) {
+    // The top list is the head of the row sorted by z descending, then index ascending.
+    top_list(true);
+    let lse = row_max + log(row_mass());
+    if (lid < params.width) {
+      let out = row * params.width + lid;
+      let listed = top_i(lid) != NONE;
+      cand_score[out] = select(-3.4e38, beam_scores[row] + (top_v(lid) - lse), listed);
+      cand_token[out] = select(-1.0, f32(top_i(lid)), listed);
+    }
+    return;
+  }
   _ = find_max();
   let lse = row_max + log(kept_sum(0u, true));
   let lower = select_key(0u, false, f32(params.width));

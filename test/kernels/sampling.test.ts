@@ -171,13 +171,17 @@ test('banned tokens are never drawn; a row with every token banned gives -1', as
   t.release();
 });
 
-for (const [vocab, width, temperature] of [[7, 3, 1], [300, 4, 1], [13584, 5, 0.8]]) {
+// Widths up to 8 take the top list, wider beams the radix select.
+for (const [vocab, width, temperature] of [[7, 3, 1], [300, 4, 1], [13584, 5, 0.8], [300, 8, 1], [300, 12, 1], [4099, 9, 1.3]]) {
   test(`beamStep equals the CPU reference: vocab ${vocab}, width ${width}, temperature ${temperature}, groups of 1 and several rows`, async () => {
     // Group 0: one row (a first step), keep `width`; group 1: three rows, keep width - 1; group 2: two rows, keep 1.
     const groups = [{ first: 0, count: 1, keep: width }, { first: 1, count: 3, keep: width - 1 }, { first: 4, count: 2, keep: 1 }];
     const rows = 6;
     const logits = randomArray(rows * vocab, vocab + width, 4);
     logits[2 * vocab + 1] = -Infinity; // banned
+    // Row 3: two favourites tied, a later token first.
+    logits[3 * vocab + vocab - 1] = 9;
+    logits[3 * vocab + 2] = 9;
     const scores = [0, -1.5, -0.25, -3, -2, -2.5];
     const t = Tensor.fromArray(logits, [rows, vocab]);
     const chosen = beamStep(t, scores, groups, width, temperature);
@@ -199,14 +203,16 @@ for (const [vocab, width, temperature] of [[7, 3, 1], [300, 4, 1], [13584, 5, 0.
   });
 }
 
-test('beamStep with fewer candidates than the beam marks the missing ones -1', async () => {
-  const t = Tensor.fromArray([0.5, 0.1], [1, 2]);
-  const chosen = beamStep(t, [0], [{ first: 0, count: 1, keep: 3 }], 3, 1);
-  const out = Array.from(await chosen.toArray());
-  assert.equal([out[1], out[4], out[6], out[7]], [0, 1, -1, -1]);
-  t.release();
-  chosen.release();
-});
+for (const width of [3, 10]) {
+  test(`beamStep with fewer candidates than the beam marks the missing ones -1 (width ${width})`, async () => {
+    const t = Tensor.fromArray([0.5, 0.1], [1, 2]);
+    const chosen = beamStep(t, [0], [{ first: 0, count: 1, keep: 3 }], width, 1);
+    const out = Array.from(await chosen.toArray());
+    assert.equal([out[1], out[4], out[6], out[7]], [0, 1, -1, -1]);
+    t.release();
+    chosen.release();
+  });
+}
 
 test('sampling parameters out of range are refused', async () => {
   const t = Tensor.fromArray([0, 1], [1, 2]);
