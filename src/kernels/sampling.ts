@@ -211,10 +211,75 @@ fn kept_sum(lower: u32, use_mass: bool) -> f32 {
   return total;
 }
 
+fn clear_bins() {
+  for (var d = 0u; d < 16u; d++) { bins[lid * 16u + d] = 0.0; counts[lid * 16u + d] = 0u; }
+}
+
+fn bin(d: u32, z: f32, use_mass: bool) {
+  bins[lid * 16u + d] += weight(z, use_mass);
+  counts[lid * 16u + d] += 1u;
+}
+
+// totals[d] = the bins of digit d summed over lanes.
+fn sum_bins() {
+  workgroupBarrier();
+  if (lid < 16u) {
+    var t = 0.0;
+    for (var l = 0u; l < LANES; l++) { t += bins[l * 16u + lid]; }
+    totals[lid] = t;
+  }
+  workgroupBarrier();
+}
+
+// The highest digit at which the weight from the top, starting from above, reaches goal (16: none).
+fn pick_digit(above: f32, goal: f32) -> u32 {
+  var cumulative = above;
+  for (var k = 0u; k < 16u; k++) {
+    let d = 15u - k;
+    if (cumulative + totals[d] >= goal) { return d; }
+    cumulative += totals[d];
+  }
+  return 16u;
+}
+
+fn weight_above(above: f32, digit: u32) -> f32 {
+  var cumulative = above;
+  for (var d = 15u; d > digit; d--) { cumulative += totals[d]; }
+  return cumulative;
+}
+
+fn tokens_at(digit: u32) -> u32 {
+  var n = 0u;
+  for (var l = 0u; l < LANES; l++) { n += counts[l * 16u + digit]; }
+  return n;
+}
+
+// Whole nats of z below the row's max, counted down from 15 (the top nat) to 0 (15 and more below):
+// larger z, larger bucket.
+fn nat_bucket(z: f32) -> u32 { return 15u - u32(min(floor(row_max - z), 15.0)); }
+
+// Copies the z of this lane's tokens in play (eligible, key >= lower, and in nat bucket digit, or
+// with key >> shift == matched) to candidates, after those of the lanes before it (counts[.][digit]
+// counted them).
+fn compact(lower: u32, by_bucket: bool, digit: u32, shift: u32, matched: u32) {
+  var at = 0u;
+  for (var l = 0u; l < lid; l++) { at += counts[l * 16u + digit]; }
+  for (var i = begin; i < end; i++) {
+    let z = z_at(i);
+    if (!eligible(z) || order_key(z) < lower) { continue; }
+    if (select((order_key(z) >> shift) == matched, nat_bucket(z) == digit, by_bucket)) {
+      candidates[at] = z;
+      at++;
+    }
+  }
+}
+
 // The largest key t such that the weight of eligible tokens with lower <= key, key >= t reaches
 // goal; lower itself when even all of them fall short. Once the tokens still matching the chosen
 // prefix fit in workgroup memory, one more pass copies their z there and the remaining levels read
-// only those.
+// only those. With mass weights a first pass bins by nat_bucket instead (after the row's top, the
+// mass falls by e per bucket, so the bucket that holds the answer is usually a small one) and, when
+// that bucket fits, the radix levels search only its tokens.
 fn select_key(lower: u32, use_mass: bool, goal: f32) -> u32 {
   if (lid == 0u) {
     shared_prefix = 0u;
@@ -223,20 +288,39 @@ fn select_key(lower: u32, use_mass: bool, goal: f32) -> u32 {
     shared_count = NONE;
   }
   var compacted = false;
+  if (use_mass) {
+    clear_bins();
+    for (var i = begin; i < end; i++) {
+      let z = z_at(i);
+      if (eligible(z) && order_key(z) >= lower) { bin(nat_bucket(z), z, true); }
+    }
+    sum_bins();
+    if (lid == 0u) {
+      let pick = pick_digit(0.0, goal);
+      if (pick < 16u && tokens_at(pick) <= CANDIDATES) {
+        shared_count = tokens_at(pick);
+        shared_above = weight_above(0.0, pick);
+        shared_digit = pick;
+      }
+    }
+    workgroupBarrier();
+    if (shared_count != NONE) {
+      compact(lower, true, shared_digit, 0u, 0u);
+      compacted = true;
+    }
+  }
   workgroupBarrier();
   for (var level = 0u; level < 8u; level++) {
     let shift = 28u - 4u * level;
     let prefix = shared_prefix;
     let searching = shared_state == 0u;
-    for (var d = 0u; d < 16u; d++) { bins[lid * 16u + d] = 0.0; counts[lid * 16u + d] = 0u; }
+    clear_bins();
     if (searching && compacted) {
       for (var j = lid; j < shared_count; j += LANES) {
         let z = candidates[j];
         let key = order_key(z);
-        if ((key >> (shift + 4u)) != prefix) { continue; }
-        let d = (key >> shift) & 15u;
-        bins[lid * 16u + d] += weight(z, use_mass);
-        counts[lid * 16u + d] += 1u;
+        if (level > 0u && (key >> (shift + 4u)) != prefix) { continue; }
+        bin((key >> shift) & 15u, z, use_mass);
       }
     } else if (searching) {
       for (var i = begin; i < end; i++) {
@@ -245,52 +329,24 @@ fn select_key(lower: u32, use_mass: bool, goal: f32) -> u32 {
         let key = order_key(z);
         if (key < lower) { continue; }
         if (level > 0u && (key >> (shift + 4u)) != prefix) { continue; }
-        let d = (key >> shift) & 15u;
-        bins[lid * 16u + d] += weight(z, use_mass);
-        counts[lid * 16u + d] += 1u;
+        bin((key >> shift) & 15u, z, use_mass);
       }
     }
-    workgroupBarrier();
-    if (lid < 16u) {
-      var t = 0.0;
-      for (var l = 0u; l < LANES; l++) { t += bins[l * 16u + lid]; }
-      totals[lid] = t;
-    }
-    workgroupBarrier();
+    sum_bins();
     if (lid == 0u && shared_state == 0u) {
-      var cumulative = shared_above;
-      var pick = 16u;
-      for (var k = 0u; k < 16u; k++) {
-        let d = 15u - k;
-        if (cumulative + totals[d] >= goal) { pick = d; break; }
-        cumulative += totals[d];
-      }
+      let pick = pick_digit(shared_above, goal);
       if (pick == 16u) {
         shared_state = 2u;
       } else {
-        shared_above = cumulative;
+        shared_above = weight_above(shared_above, pick);
         shared_prefix = (prefix << 4u) | pick;
         shared_digit = pick;
-        if (!compacted) {
-          var matching = 0u;
-          for (var l = 0u; l < LANES; l++) { matching += counts[l * 16u + pick]; }
-          if (matching <= CANDIDATES && level < 7u) { shared_count = matching; }
-        }
+        if (!compacted && tokens_at(pick) <= CANDIDATES && level < 7u) { shared_count = tokens_at(pick); }
       }
     }
     workgroupBarrier();
     if (!compacted && shared_count != NONE && shared_state == 0u) {
-      let digit = shared_digit;
-      let matched = shared_prefix;
-      var at = 0u;
-      for (var l = 0u; l < lid; l++) { at += counts[l * 16u + digit]; }
-      for (var i = begin; i < end; i++) {
-        let z = z_at(i);
-        if (eligible(z) && order_key(z) >= lower && (order_key(z) >> shift) == matched) {
-          candidates[at] = z;
-          at++;
-        }
-      }
+      compact(lower, false, shared_digit, shift, shared_prefix);
       compacted = true;
     }
     workgroupBarrier();
