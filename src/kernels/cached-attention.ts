@@ -1,6 +1,6 @@
 import type { Gpu } from '../gpu/device.js';
 import type { PooledBuffer } from '../gpu/pool.js';
-import { FLAT_INDEX, fixedSubgroupSize, grid1d, rowLayout } from './common.js';
+import { elementForms, fixedSubgroupSize, rowLayout, WORKGROUP_SIZE, type ElementType } from './common.js';
 import { MAX_HEAD_DIM } from './attention.js';
 
 /**
@@ -173,22 +173,36 @@ export function cachedAttention(
   );
 }
 
-const SCATTER = /* wgsl */ `
-struct Params { rows: u32, width: u32 }
-@group(0) @binding(0) var<storage, read> src: array<f32>;
+/** Rows of one scatter dispatch: the most workgroups a dispatch dimension is guaranteed. */
+const SCATTER_ROWS = 65535;
+
+function scatterWgsl(element: ElementType): string {
+  return /* wgsl */ `
+struct Params { first: u32, width: u32 }
+@group(0) @binding(0) var<storage, read> src: array<${element}>;
 @group(0) @binding(1) var<storage, read> targets: array<u32>;
-@group(0) @binding(2) var<storage, read_write> dst: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dst: array<${element}>;
 @group(0) @binding(3) var<uniform> params: Params;
 
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = ${FLAT_INDEX};
-  if (i >= params.rows * params.width) { return; }
-  let row = i / params.width;
-  dst[targets[row] * params.width + (i - row * params.width)] = src[i];
+@compute @workgroup_size(${WORKGROUP_SIZE})
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  if (gid.x >= params.width) { return; }
+  let row = params.first + gid.y;
+  dst[targets[row] * params.width + gid.x] = src[row * params.width + gid.x];
 }`;
+}
 
-/** dst row targets[r] = src row r, for r < rows (rows of `width` f32s): appends keys and values to a cache. */
+const SCATTER = elementForms('scatterRows', scatterWgsl);
+
+/**
+ * dst row targets[r] = src row r, for r < rows (rows of `width` f32s): appends keys and values to a
+ * cache. One workgroup row per row (no division to find it), vec4s where 4 divides the width.
+ */
 export function scatterRows(gpu: Gpu, src: PooledBuffer, targets: PooledBuffer, dst: PooledBuffer, rows: number, width: number): void {
-  gpu.dispatch(gpu.kernel({ name: 'scatterRows', wgsl: SCATTER }), { src, targets, dst, params: { rows, width } }, grid1d(rows * width));
+  const { element, width: elements } = rowLayout(width);
+  const kernel = gpu.kernel(SCATTER[element]);
+  for (let first = 0; first < rows; first += SCATTER_ROWS) {
+    const count = Math.min(SCATTER_ROWS, rows - first);
+    gpu.dispatch(kernel, { src, targets, dst, params: { first, width: elements } }, [Math.ceil(elements / WORKGROUP_SIZE), count]);
+  }
 }

@@ -109,21 +109,36 @@ test('cachedAttention refuses a row that reads past the cache', async () => {
   for (const t of [q, ...Object.values(cache)]) t.release();
 });
 
-test('scatterRows writes each row at its target and leaves the others; copyInto copies at an offset', async () => {
-  const width = 5;
-  const src = Tensor.fromArray(randomArray(3 * width, 9), [3, width]);
-  const dst = Tensor.zeros([7, width]);
-  scatterRows(src, dst, [6, 0, 3]);
+for (const width of [5, 8]) {
+  test(`scatterRows writes each row at its target and leaves the others (width ${width}); copyInto copies at an offset`, async () => {
+    const src = Tensor.fromArray(randomArray(3 * width, 9), [3, width]);
+    const dst = Tensor.zeros([7, width]);
+    scatterRows(src, dst, [6, 0, 3]);
+    const got = await dst.toArray();
+    const values = await src.toArray();
+    const expected = new Float32Array(7 * width);
+    [6, 0, 3].forEach((target, r) => expected.set(values.subarray(r * width, (r + 1) * width), target * width));
+    assert.equal(Array.from(got), Array.from(expected));
+    copyInto(src, dst, 2 * width + 1);
+    const copied = await dst.toArray();
+    assert.equal(Array.from(copied.subarray(2 * width + 1, 2 * width + 1 + 3 * width)), Array.from(values));
+    assert.throws(() => scatterRows(src, dst, [7, 0, 1]), /outside/);
+    assert.throws(() => copyInto(src, dst, 5 * width), /overruns/);
+    for (const t of [src, dst]) t.release();
+  });
+}
+
+test('scatterRows of more rows than one dispatch dimension holds (65535) writes them all', async () => {
+  const rows = 65537;
+  const width = 4;
+  const src = Tensor.fromArray(Float32Array.from({ length: rows * width }, (_, i) => i), [rows, width]);
+  const dst = Tensor.zeros([rows, width]);
+  const targets = Array.from({ length: rows }, (_, r) => rows - 1 - r);
+  scatterRows(src, dst, targets);
   const got = await dst.toArray();
-  const values = await src.toArray();
-  const expected = new Float32Array(7 * width);
-  [6, 0, 3].forEach((target, r) => expected.set(values.subarray(r * width, (r + 1) * width), target * width));
-  assert.equal(Array.from(got), Array.from(expected));
-  copyInto(src, dst, 2 * width + 1);
-  const copied = await dst.toArray();
-  assert.equal(Array.from(copied.subarray(2 * width + 1, 2 * width + 1 + 3 * width)), Array.from(values));
-  assert.throws(() => scatterRows(src, dst, [7, 0, 1]), /outside/);
-  assert.throws(() => copyInto(src, dst, 5 * width), /overruns/);
+  const expected = new Float32Array(rows * width);
+  targets.forEach((target, r) => expected.set([0, 1, 2, 3].map((e) => r * width + e), target * width));
+  assert.ok(got.every((x, i) => x === expected[i]), 'every row lands at its target');
   for (const t of [src, dst]) t.release();
 });
 
