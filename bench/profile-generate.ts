@@ -12,6 +12,7 @@ import { activeGpu } from '../src/autograd/engine.js';
 import { decodeIds } from '../src/generate/detokenize.js';
 import { rerank } from '../src/generate/rerank.js';
 import { sampleSequences } from '../src/generate/sample-search.js';
+import { convertForInference } from '../src/model/inference.js';
 import { initNodeEngine } from '../src/node/gpu.js';
 import { Tokenizer } from '../src/model/tokenizer.js';
 import { buildVocab } from '../src/model/vocab.js';
@@ -26,7 +27,8 @@ const gpu = await initNodeEngine({ profileKernels: true });
 const profiler = gpu.profiler!;
 profiler.byGrid = process.env.PROFILE_BY_GRID === '1';
 console.log(`adapter: ${gpu.adapterKind} (${gpu.adapterDescription}); load average (1 min) ${loadavg()[0].toFixed(2)}`);
-const { model, release } = randomModel(SEED);
+const random = randomModel(SEED);
+const model = convertForInference(random.model);
 const characters = Array.from({ length: SEED.vocab - 4 }, (_, i) => String.fromCodePoint(0x4e00 + i));
 const tokenizer = new Tokenizer(buildVocab(['[PAD]', '[UNK]', '[CLS]', '[SEP]', ...characters]).vocab);
 const texts = benchTexts(inputs, characters);
@@ -65,6 +67,6 @@ for (const [phase, ms, kernels] of [['decode', decodeMs, decodeKernels], ['reran
   console.log('|---|---:|---:|---:|');
   for (const k of kernels) console.log(`| ${k.name} | ${k.dispatches} | ${fmt(k.milliseconds)} | ${(100 * k.milliseconds / ms).toFixed(1)} |`);
 }
-release();
+random.release();
 activeGpu().destroy();
 process.exit(0);
