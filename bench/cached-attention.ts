@@ -1,13 +1,15 @@
 /**
  * The decoding attention kernel alone (cachedAttention, gen_synonyms-shaped): `inputs` inputs of a
  * 22-token source, 100 rows each, the seed configuration's 12 heads of 64, at several numbers of
- * generated keys. Prints the median milliseconds per call of `samples` timed batches of 10 calls.
+ * generated keys. Prints the median milliseconds per call of `samples` timed batches of 10 calls,
+ * in the version chosen for the adapter or the one named.
  *
- *   node build/bench/cached-attention.js [inputs] [samples]
+ *   node build/bench/cached-attention.js [inputs] [samples] [rows|subgroup]
  */
 import { loadavg } from 'node:os';
 import { cachedAttention, type CachedRow } from '../src/autograd/ops/decoding.js';
 import { Tensor } from '../src/autograd/tensor.js';
+import { cachedAttentionVariant, setCachedAttentionVariant } from '../src/kernels/cached-attention.js';
 import { initNodeEngine } from '../src/node/gpu.js';
 import { median } from './stats.js';
 
@@ -21,6 +23,11 @@ const HIDDEN = 768;
 const CALLS = 10;
 
 const gpu = await initNodeEngine();
+const variant = process.argv[4];
+if (variant !== undefined) {
+  if (variant !== 'rows' && variant !== 'subgroup') throw new Error(`version must be rows or subgroup, got '${variant}'`);
+  setCachedAttentionVariant(variant);
+}
 const rowCount = inputs * ROWS_PER_INPUT;
 const filled = (n: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37));
 const cache = {
@@ -32,7 +39,7 @@ const cache = {
 const q = Tensor.fromArray(filled(rowCount * HIDDEN), [rowCount, HIDDEN]);
 const rows: CachedRow[] = Array.from({ length: rowCount }, (_, r) => ({ srcStart: Math.floor(r / ROWS_PER_INPUT) * SOURCE, srcLen: SOURCE, genStart: r * MAX_GEN }));
 
-console.log(`adapter: ${gpu.adapterKind}; load average (1 min) ${loadavg()[0].toFixed(2)}`);
+console.log(`adapter: ${gpu.adapterKind}, version ${cachedAttentionVariant(gpu)}; load average (1 min) ${loadavg()[0].toFixed(2)}`);
 console.log(`| rows | generated keys | ms per call |\n|---:|---:|---:|`);
 for (const genLen of [1, 8, 16, 32]) {
   const times: number[] = [];
