@@ -18,7 +18,7 @@ import { Tokenizer } from '../src/model/tokenizer.js';
 import { buildVocab } from '../src/model/vocab.js';
 import { encodeTexts } from '../src/train/encode.js';
 import { benchTexts, GENERATE_WORK } from './generate.js';
-import { randomModel, SEED } from './step.js';
+import { mainThreadCpuMs, randomModel, SEED } from './step.js';
 
 const inputs = Number(process.argv[2] ?? 1);
 const n = Number(process.argv[3] ?? GENERATE_WORK.n);
@@ -45,23 +45,27 @@ await profiler.reset();
 const fmt = (ms: number) => ms.toFixed(1);
 const started = performance.now();
 const dispatchesBefore = gpu.counters.dispatches;
+const cpuBefore = mainThreadCpuMs();
 const decoded = await sampleSequences(model, sources, sampling);
 const decodeMs = performance.now() - started;
+const decodeCpuMs = mainThreadCpuMs() - cpuBefore;
 const decodeDispatches = gpu.counters.dispatches - dispatchesBefore;
 const decodeKernels = await profiler.report();
 await profiler.reset();
 const rerankStarted = performance.now();
+const rerankCpuBefore = mainThreadCpuMs();
 for (let i = 0; i < texts.length; i++) {
   const generated = decoded[i].sequences.map((ids) => ({ text: decodeIds(ids, tokenizer.vocab.tokens), ids }));
   await rerank(texts[i], generated, GENERATE_WORK.k, model.config.hiddenSize, encode);
 }
 const rerankMs = performance.now() - rerankStarted;
+const rerankCpuMs = mainThreadCpuMs() - rerankCpuBefore;
 const rerankKernels = await profiler.report();
 const tokens = decoded.reduce((sum, d) => sum + d.sequences.reduce((s, ids) => s + Math.min(ids.length + 1, maxlen), 0), 0);
 
-for (const [phase, ms, kernels] of [['decode', decodeMs, decodeKernels], ['rerank', rerankMs, rerankKernels]] as const) {
+for (const [phase, ms, cpuMs, kernels] of [['decode', decodeMs, decodeCpuMs, decodeKernels], ['rerank', rerankMs, rerankCpuMs, rerankKernels]] as const) {
   const gpuMs = kernels.reduce((sum, k) => sum + k.milliseconds, 0);
-  console.log(`\n${phase}: ${fmt(ms)} ms wall, ${fmt(gpuMs)} ms in kernels (${(100 * gpuMs / ms).toFixed(0)} %)` +
+  console.log(`\n${phase}: ${fmt(ms)} ms wall, ${fmt(gpuMs)} ms in kernels (${(100 * gpuMs / ms).toFixed(0)} %), main thread CPU ${fmt(cpuMs)} ms` +
     (phase === 'decode' ? `, ${tokens} tokens, ${decodeDispatches} dispatches` : ''));
   console.log('| kernel | dispatches | GPU ms | % of phase |');
   console.log('|---|---:|---:|---:|');

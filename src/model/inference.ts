@@ -1,3 +1,4 @@
+import { prefersTransposedKernels } from '../autograd/ops/matmul.js';
 import { transpose } from '../autograd/ops/shape.js';
 import { noGrad } from '../autograd/tape.js';
 import { keep, type Tensor } from '../autograd/tensor.js';
@@ -6,8 +7,9 @@ import type { BertWeights } from './parameters.js';
 
 /*
  * Inference (encoding, generation) reads each dense kernel only as the second operand of a
- * matmul, which the texture matmul reads fastest stored [out, in] rather than TensorFlow's
- * [in, out]: ~30 % faster at the ~100 rows of a decoding step, ~15 % at a few thousand.
+ * matmul, which the texture matmul (software adapters) reads fastest stored [out, in] rather than
+ * TensorFlow's [in, out]: ~30 % faster at the ~100 rows of a decoding step, ~15 % at a few
+ * thousand. On a GPU whose matmul has no such preference both functions leave the model as it is.
  */
 
 function isDenseKernel(name: string, weight: Tensor): boolean {
@@ -31,7 +33,7 @@ export interface InferenceModel {
  * the memory cap has no room for the copies, the model itself is used.
  */
 export function inferenceModel(model: SimBert): InferenceModel {
-  if (model.transposedKernels) return { model, release: () => undefined };
+  if (model.transposedKernels || !prefersTransposedKernels()) return { model, release: () => undefined };
   const copies: Tensor[] = [];
   const release = () => {
     for (const copy of copies) copy.release();
@@ -63,7 +65,7 @@ export function inferenceModel(model: SimBert): InferenceModel {
  * as its copy exists, so at most one extra kernel is held at a time. `model` must not be used after.
  */
 export function convertForInference(model: SimBert): SimBert {
-  if (model.transposedKernels) return model;
+  if (model.transposedKernels || !prefersTransposedKernels()) return model;
   noGrad(() => {
     for (const [name, weight] of model.weights) {
       if (!isDenseKernel(name, weight)) continue;

@@ -6,6 +6,7 @@ import { SimBert, type BertBatch } from '../../src/model/bert.js';
 import { parseBertConfig } from '../../src/model/config.js';
 import { convertForInference, inferenceModel } from '../../src/model/inference.js';
 import { randomWeightArrays, uploadWeights } from '../../src/model/parameters.js';
+import { runnableMatmulVariants, setMatmulVariant } from '../../src/kernels/matmul.js';
 import { assertClose } from '../support/compare.js';
 import { testGpu } from '../support/engine.js';
 
@@ -20,9 +21,14 @@ const batch: BertBatch = {
   batch: 2, seqLen: 5, tokenIds: [2, 7, 9, 11, 3, 2, 5, 3, 0, 0], segmentIds: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
 };
 
+// The transposed layout is for the texture matmul; other versions keep TensorFlow's.
 test.before(async () => {
-  await testGpu({ memoryLimit: MEMORY_LIMIT });
+  const gpu = await testGpu({ memoryLimit: MEMORY_LIMIT });
+  if (!runnableMatmulVariants(gpu).includes('texture')) throw new Error('this adapter cannot run the texture matmul these tests need');
+  setMatmulVariant('texture');
 });
+
+test.after(() => setMatmulVariant(null));
 
 function freshModel(): SimBert {
   return new SimBert(config, uploadWeights(config, randomWeightArrays(config, 11)));
@@ -92,6 +98,20 @@ test('without room under the memory cap for the copies, the view is the model it
   view.release();
   for (const filler of fillers) filler.release();
   assertClose((await outputs(model)).pooled, expected.pooled, 'pooled', { rtol: 0, atol: 0 });
+  releaseAll(model);
+});
+
+test('with a matmul version that prefers the TensorFlow layout, the model is used as it is', async () => {
+  const model = freshModel();
+  setMatmulVariant('tiled');
+  try {
+    const view = inferenceModel(model);
+    assert.is(view.model, model);
+    view.release();
+    assert.is(convertForInference(model), model);
+  } finally {
+    setMatmulVariant('texture');
+  }
   releaseAll(model);
 });
 
