@@ -543,6 +543,7 @@ struct Params { rows: u32, vocab: u32, width: u32, inv_temperature: f32 }
 ${ROW_COMMON}
 ${LIST_WGSL}
 var<workgroup> lane_offset: array<u32, ${WORKGROUP}>;
+var<workgroup> lane_tied: array<u32, ${WORKGROUP}>;
 
 @compute @workgroup_size(${WORKGROUP})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) local: u32) {
@@ -564,27 +565,50 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   _ = find_max();
   let lse = row_max + log(kept_sum(0u, true));
   let lower = select_key(0u, false, f32(params.width));
-  var count = 0u;
+  // Fewer than width tokens lie strictly above lower: all of those, then the ones at lower in
+  // index order, so that ties at the threshold never push out a better token of a higher index.
+  var above = 0u;
+  var tied = 0u;
   for (var i = begin; i < end; i++) {
     let z = z_at(i);
-    if (eligible(z) && order_key(z) >= lower) { count++; }
+    if (!eligible(z)) { continue; }
+    if (order_key(z) > lower) { above++; } else if (order_key(z) == lower) { tied++; }
   }
-  lane_offset[lid] = count;
+  lane_offset[lid] = above;
+  lane_tied[lid] = tied;
   workgroupBarrier();
   var offset = 0u;
-  for (var l = 0u; l < lid; l++) { offset += lane_offset[l]; }
+  var tied_offset = 0u;
+  var all_above = 0u;
+  var candidates_found = 0u;
+  for (var l = 0u; l < LANES; l++) {
+    if (l < lid) {
+      offset += lane_offset[l];
+      tied_offset += lane_tied[l];
+    }
+    all_above += lane_offset[l];
+    candidates_found += lane_offset[l] + lane_tied[l];
+  }
+  tied_offset += all_above;
   let out = row * params.width;
   for (var i = begin; i < end; i++) {
     let z = z_at(i);
-    if (offset >= params.width) { break; }
-    if (eligible(z) && order_key(z) >= lower) {
-      cand_score[out + offset] = beam_scores[row] + (z - lse);
-      cand_token[out + offset] = f32(i);
+    if (!eligible(z)) { continue; }
+    var slot = NONE;
+    if (order_key(z) > lower) {
+      slot = offset;
       offset++;
+    } else if (order_key(z) == lower) {
+      slot = tied_offset;
+      tied_offset++;
+    }
+    if (slot < params.width) {
+      cand_score[out + slot] = beam_scores[row] + (z - lse);
+      cand_token[out + slot] = f32(i);
     }
   }
   if (lid == LANES - 1u) {
-    for (var j = offset; j < params.width; j++) {
+    for (var j = min(candidates_found, params.width); j < params.width; j++) {
       cand_score[out + j] = -3.4e38;
       cand_token[out + j] = -1.0;
     }

@@ -203,6 +203,22 @@ for (const [vocab, width, temperature] of [[7, 3, 1], [300, 4, 1], [13584, 5, 0.
   });
 }
 
+for (const width of [4, 10]) {
+  test(`beamStep keeps a better token of a higher index over ties at the threshold (width ${width})`, async () => {
+    const vocab = 300;
+    const row = randomArray(vocab, 31, 1);
+    for (let token = 0; token < 12; token++) row[token] = 5;
+    row[vocab - 1] = 9;
+    const t = Tensor.fromArray(row, [1, vocab]);
+    const chosen = beamStep(t, [0], [{ first: 0, count: 1, keep: width }], width, 1);
+    const out = Array.from(await chosen.toArray());
+    const expected = beamChoices([row], [0], width);
+    assert.equal(Array.from({ length: width }, (_, j) => out[3 * j + 1]), expected.map((e) => e.token));
+    t.release();
+    chosen.release();
+  });
+}
+
 for (const width of [3, 10]) {
   test(`beamStep with fewer candidates than the beam marks the missing ones -1 (width ${width})`, async () => {
     const t = Tensor.fromArray([0.5, 0.1], [1, 2]);
