@@ -25,8 +25,9 @@ import { FLAT_INDEX, grid1d } from './common.js';
  * - Otherwise `select_key`: a radix select on the order-preserving u32 key of z, four bits per
  *   level, 8 levels: each lane bins its chunk's weights by the next digit among tokens that match
  *   the prefix chosen so far, and lane 0 picks the highest digit at which the weight from the top
- *   first reaches the target. Once the tokens still in play fit in workgroup memory they are copied
- *   there and the remaining levels read only them.
+ *   first reaches the target.
+ * Lavapipe compiles a pipeline with LLVM at its first dispatch; loops it can fully unroll over
+ * workgroup memory blow that up (seconds per loop), so keep such loops few and their bodies small.
  */
 
 const WORKGROUP = 64;
@@ -37,9 +38,6 @@ function rowGrid(rows: number): [number, number] {
   const y = Math.ceil(rows / ROWS_PER_DIMENSION);
   return [Math.ceil(rows / y), y];
 }
-
-/** Tokens select_key copies into workgroup memory once the ones left to search fit. */
-const CANDIDATES = 2048;
 
 /** Entries of each lane's list of its largest z in the one-pass top-k (LIST_WGSL). */
 const LIST = 8;
@@ -102,7 +100,9 @@ fn top_list(use_mass: bool) {
       // Lists 2 lid and 2 lid + 1 cover consecutive chunks: on equal z the first one's token has the lower index.
       var a = reading + 2u * lid * LIST;
       var b = a + LIST;
-      for (var j = 0u; j < LIST; j++) {
+      // A bound LLVM cannot see: lavapipe would unroll these 6 x 8 steps, each a per-lane
+      // scalarised access to workgroup memory, into code that takes tens of seconds to compile.
+      for (var j = 0u; j < select(0u, LIST, params.vocab > 0u); j++) {
         let out = writing + lid * LIST + j;
         if (merge_v[a] >= merge_v[b]) {
           merge_v[out] = merge_v[a]; merge_i[out] = merge_i[a]; a++;
@@ -132,14 +132,9 @@ fn row_mass() -> f32 {
 const ROW_COMMON = /* wgsl */ `
 const LANES: u32 = ${WORKGROUP}u;
 const NONE: u32 = 0xffffffffu;
-const CANDIDATES: u32 = ${CANDIDATES}u;
 
 var<workgroup> bins: array<f32, ${WORKGROUP * 16}>;
-var<workgroup> counts: array<u32, ${WORKGROUP * 16}>;
 var<workgroup> totals: array<f32, 16>;
-var<workgroup> candidates: array<f32, ${CANDIDATES}>;
-var<workgroup> shared_count: u32;
-var<workgroup> shared_digit: u32;
 var<workgroup> lane_max: array<f32, ${WORKGROUP}>;
 var<workgroup> lane_arg: array<u32, ${WORKGROUP}>;
 var<workgroup> lane_sum: array<f32, ${WORKGROUP}>;
@@ -211,143 +206,52 @@ fn kept_sum(lower: u32, use_mass: bool) -> f32 {
   return total;
 }
 
-fn clear_bins() {
-  for (var d = 0u; d < 16u; d++) { bins[lid * 16u + d] = 0.0; counts[lid * 16u + d] = 0u; }
-}
-
-fn bin(d: u32, z: f32, use_mass: bool) {
-  bins[lid * 16u + d] += weight(z, use_mass);
-  counts[lid * 16u + d] += 1u;
-}
-
-// totals[d] = the bins of digit d summed over lanes.
-fn sum_bins() {
-  workgroupBarrier();
-  if (lid < 16u) {
-    var t = 0.0;
-    for (var l = 0u; l < LANES; l++) { t += bins[l * 16u + lid]; }
-    totals[lid] = t;
-  }
-  workgroupBarrier();
-}
-
-// The highest digit at which the weight from the top, starting from above, reaches goal (16: none).
-fn pick_digit(above: f32, goal: f32) -> u32 {
-  var cumulative = above;
-  for (var k = 0u; k < 16u; k++) {
-    let d = 15u - k;
-    if (cumulative + totals[d] >= goal) { return d; }
-    cumulative += totals[d];
-  }
-  return 16u;
-}
-
-fn weight_above(above: f32, digit: u32) -> f32 {
-  var cumulative = above;
-  for (var d = 15u; d > digit; d--) { cumulative += totals[d]; }
-  return cumulative;
-}
-
-fn tokens_at(digit: u32) -> u32 {
-  var n = 0u;
-  for (var l = 0u; l < LANES; l++) { n += counts[l * 16u + digit]; }
-  return n;
-}
-
-// Whole nats of z below the row's max, counted down from 15 (the top nat) to 0 (15 and more below):
-// larger z, larger bucket.
-fn nat_bucket(z: f32) -> u32 { return 15u - u32(min(floor(row_max - z), 15.0)); }
-
-// Copies the z of this lane's tokens in play (eligible, key >= lower, and in nat bucket digit, or
-// with key >> shift == matched) to candidates, after those of the lanes before it (counts[.][digit]
-// counted them).
-fn compact(lower: u32, by_bucket: bool, digit: u32, shift: u32, matched: u32) {
-  var at = 0u;
-  for (var l = 0u; l < lid; l++) { at += counts[l * 16u + digit]; }
-  for (var i = begin; i < end; i++) {
-    let z = z_at(i);
-    if (!eligible(z) || order_key(z) < lower) { continue; }
-    if (select((order_key(z) >> shift) == matched, nat_bucket(z) == digit, by_bucket)) {
-      candidates[at] = z;
-      at++;
-    }
-  }
-}
-
 // The largest key t such that the weight of eligible tokens with lower <= key, key >= t reaches
-// goal; lower itself when even all of them fall short. Once the tokens still matching the chosen
-// prefix fit in workgroup memory, one more pass copies their z there and the remaining levels read
-// only those. With mass weights a first pass bins by nat_bucket instead (after the row's top, the
-// mass falls by e per bucket, so the bucket that holds the answer is usually a small one) and, when
-// that bucket fits, the radix levels search only its tokens.
+// goal; lower itself when even all of them fall short.
 fn select_key(lower: u32, use_mass: bool, goal: f32) -> u32 {
   if (lid == 0u) {
     shared_prefix = 0u;
     shared_above = 0.0;
     shared_state = 0u;
-    shared_count = NONE;
-  }
-  var compacted = false;
-  if (use_mass) {
-    clear_bins();
-    for (var i = begin; i < end; i++) {
-      let z = z_at(i);
-      if (eligible(z) && order_key(z) >= lower) { bin(nat_bucket(z), z, true); }
-    }
-    sum_bins();
-    if (lid == 0u) {
-      let pick = pick_digit(0.0, goal);
-      if (pick < 16u && tokens_at(pick) <= CANDIDATES) {
-        shared_count = tokens_at(pick);
-        shared_above = weight_above(0.0, pick);
-        shared_digit = pick;
-      }
-    }
-    workgroupBarrier();
-    if (shared_count != NONE) {
-      compact(lower, true, shared_digit, 0u, 0u);
-      compacted = true;
-    }
   }
   workgroupBarrier();
   for (var level = 0u; level < 8u; level++) {
     let shift = 28u - 4u * level;
     let prefix = shared_prefix;
     let searching = shared_state == 0u;
-    clear_bins();
-    if (searching && compacted) {
-      for (var j = lid; j < shared_count; j += LANES) {
-        let z = candidates[j];
-        let key = order_key(z);
-        if (level > 0u && (key >> (shift + 4u)) != prefix) { continue; }
-        bin((key >> shift) & 15u, z, use_mass);
-      }
-    } else if (searching) {
+    for (var d = 0u; d < 16u; d++) { bins[lid * 16u + d] = 0.0; }
+    if (searching) {
       for (var i = begin; i < end; i++) {
         let z = z_at(i);
         if (!eligible(z)) { continue; }
         let key = order_key(z);
         if (key < lower) { continue; }
         if (level > 0u && (key >> (shift + 4u)) != prefix) { continue; }
-        bin((key >> shift) & 15u, z, use_mass);
-      }
-    }
-    sum_bins();
-    if (lid == 0u && shared_state == 0u) {
-      let pick = pick_digit(shared_above, goal);
-      if (pick == 16u) {
-        shared_state = 2u;
-      } else {
-        shared_above = weight_above(shared_above, pick);
-        shared_prefix = (prefix << 4u) | pick;
-        shared_digit = pick;
-        if (!compacted && tokens_at(pick) <= CANDIDATES && level < 7u) { shared_count = tokens_at(pick); }
+        let d = (key >> shift) & 15u;
+        bins[lid * 16u + d] += weight(z, use_mass);
       }
     }
     workgroupBarrier();
-    if (!compacted && shared_count != NONE && shared_state == 0u) {
-      compact(lower, false, shared_digit, shift, shared_prefix);
-      compacted = true;
+    if (lid < 16u) {
+      var t = 0.0;
+      for (var l = 0u; l < LANES; l++) { t += bins[l * 16u + lid]; }
+      totals[lid] = t;
+    }
+    workgroupBarrier();
+    if (lid == 0u && shared_state == 0u) {
+      var cumulative = shared_above;
+      var pick = 16u;
+      for (var k = 0u; k < 16u; k++) {
+        let d = 15u - k;
+        if (cumulative + totals[d] >= goal) { pick = d; break; }
+        cumulative += totals[d];
+      }
+      if (pick == 16u) {
+        shared_state = 2u;
+      } else {
+        shared_above = cumulative;
+        shared_prefix = (prefix << 4u) | pick;
+      }
     }
     workgroupBarrier();
   }
