@@ -56,7 +56,7 @@ function listInsert(): string {
 const range = (n: number) => Array.from({ length: n }, (_, j) => j);
 
 /**
- * WGSL (inside ROW_COMMON) for the one-pass top list: every lane keeps its LIST largest z in
+ * WGSL (after ROW_COMMON, in a kernel whose params have `vocab`) for the one-pass top list: every lane keeps its LIST largest z in
  * registers while it reads its chunk once (and, with use_mass, the mass of its chunk relative to its
  * own max, by the online-softmax rescaling), then a tree of pairwise merges in workgroup memory
  * leaves the row's LIST largest z, value descending and index ascending, at top_v[0..LIST) and
