@@ -6,7 +6,7 @@ import { writeFileAtomically, writeNpyFloat32 } from '../node/npy-file.js';
 import { requireFlag, UsageError, type CommandSpec, type ParsedArgs } from './args.js';
 import type { Command } from './command.js';
 import { BATCH_SIZE_FLAG, batchSizeFlag, checkFinite, checkOutputDirectory, encodingProgress, writeStdout } from './encoding-support.js';
-import { fitMaxlen, instantiate, loadModelFromFlags, maxlenFlag, MEMORY_FLAG, MODEL_FLAGS, openGpu } from './model-flags.js';
+import { fitMaxlen, instantiateForInference, loadModelFromFlags, maxlenFlag, MEMORY_FLAG, MODEL_FLAGS, openGpu } from './model-flags.js';
 
 const spec: CommandSpec = {
   name: 'encode',
@@ -48,7 +48,7 @@ async function run(args: ParsedArgs): Promise<number> {
   const loaded = await loadModelFromFlags(args, spec.name);
   const texts = loadTextLines(textsPath, wordPieceCounter(new Tokenizer(loaded.vocab)));
   await openGpu(args);
-  const { model, tokenizer } = instantiate(loaded);
+  const { model, tokenizer } = instantiateForInference(loaded);
   const vectors = await encodeTexts(model, tokenizer, texts, { maxlen: fitMaxlen(maxlen, loaded), batchSize, onProgress: encodingProgress('encoded') });
   const hidden = model.config.hiddenSize;
   checkFinite(vectors, hidden, (row) => `${textsPath}: line ${row + 1}`);

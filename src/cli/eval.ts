@@ -7,7 +7,7 @@ import { writeFileAtomically } from '../node/npy-file.js';
 import { requireFlag, UsageError, type CommandSpec, type ParsedArgs } from './args.js';
 import type { Command } from './command.js';
 import { BATCH_SIZE_FLAG, batchSizeFlag, checkOutputDirectory, encodingProgress } from './encoding-support.js';
-import { fitMaxlen, instantiate, loadModelFromFlags, maxlenFlag, MEMORY_FLAG, MODEL_FLAGS, openGpu } from './model-flags.js';
+import { fitMaxlen, instantiateForInference, loadModelFromFlags, maxlenFlag, MEMORY_FLAG, MODEL_FLAGS, openGpu } from './model-flags.js';
 
 const LABEL_KINDS: readonly LabelKind[] = ['auto', 'binary', 'graded'];
 
@@ -63,7 +63,7 @@ async function run(args: ParsedArgs): Promise<number> {
   const loaded = await loadModelFromFlags(args, spec.name);
   const { pairs, graded } = loadTestPairs(testPath, wordPieceCounter(new Tokenizer(loaded.vocab)), labels as LabelKind);
   await openGpu(args);
-  const { model, tokenizer } = instantiate(loaded);
+  const { model, tokenizer } = instantiateForInference(loaded);
   const { scores, metrics } = await evaluatePairs(model, tokenizer, pairs, {
     maxlen: fitMaxlen(maxlen, loaded), batchSize, threshold, graded, onProgress: encodingProgress('encoded'),
   });

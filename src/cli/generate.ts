@@ -9,7 +9,7 @@ import { encodeTexts } from '../train/encode.js';
 import { UsageError, type CommandSpec, type ParsedArgs } from './args.js';
 import type { Command } from './command.js';
 import { writeStdout } from './encoding-support.js';
-import { instantiate, loadModelFromFlags, MEMORY_FLAG, MODEL_FLAGS, openGpu } from './model-flags.js';
+import { instantiateForInference, loadModelFromFlags, MEMORY_FLAG, MODEL_FLAGS, openGpu } from './model-flags.js';
 
 /** Rows (inputs x samples) decoded together at most; more inputs decode in successive batches. */
 const ROWS_PER_BATCH = 1600;
@@ -126,7 +126,7 @@ async function run(args: ParsedArgs): Promise<number> {
   const loaded = await loadModelFromFlags(args, spec.name);
   const texts = readTexts(args, new Tokenizer(loaded.vocab), loaded.config, options.maxlen);
   await openGpu(args);
-  const { model, tokenizer } = instantiate(loaded);
+  const { model, tokenizer } = instantiateForInference(loaded);
   const rowsPerText = options.mode === 'sample' ? options.n : options.mode === 'beam' ? options.beam : 1;
   const perBatch = Math.max(1, Math.floor(ROWS_PER_BATCH / rowsPerText));
 

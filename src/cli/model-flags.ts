@@ -60,10 +60,15 @@ export async function loadModelFromFlags(args: ParsedArgs, command: string): Pro
   return loaded;
 }
 
-/** The model on the GPU for inference (dense kernels transposed, see src/model/inference.ts) and its tokenizer. */
+/** The model on the GPU, as TensorFlow lays it out (to train and save), and its tokenizer. */
 export function instantiate(loaded: LoadedModel): { model: SimBert; tokenizer: Tokenizer } {
-  const model = convertForInference(new SimBert(loaded.config, uploadWeights(loaded.config, loaded.weights)));
-  return { model, tokenizer: new Tokenizer(loaded.vocab) };
+  return { model: new SimBert(loaded.config, uploadWeights(loaded.config, loaded.weights)), tokenizer: new Tokenizer(loaded.vocab) };
+}
+
+/** The model on the GPU for inference only (dense kernels transposed, see src/model/inference.ts) and its tokenizer. */
+export function instantiateForInference(loaded: LoadedModel): { model: SimBert; tokenizer: Tokenizer } {
+  const { model, tokenizer } = instantiate(loaded);
+  return { model: convertForInference(model), tokenizer };
 }
 
 /** The --maxlen a model takes: the default is lowered to its max_position_embeddings (a larger given value is refused on loading). */

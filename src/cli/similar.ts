@@ -6,7 +6,7 @@ import { CosineIndex, type SearchHit } from '../train/search.js';
 import { UsageError, type CommandSpec, type ParsedArgs } from './args.js';
 import type { Command } from './command.js';
 import { BATCH_SIZE_FLAG, batchSizeFlag, checkFinite, encodingProgress, writeStdout } from './encoding-support.js';
-import { fitMaxlen, instantiate, loadModelFromFlags, maxlenFlag, MEMORY_FLAG, MODEL_FLAGS, openGpu } from './model-flags.js';
+import { fitMaxlen, instantiateForInference, loadModelFromFlags, maxlenFlag, MEMORY_FLAG, MODEL_FLAGS, openGpu } from './model-flags.js';
 
 export interface SimilarResult {
   text: string;
@@ -74,7 +74,7 @@ async function run(args: ParsedArgs): Promise<number> {
   }
 
   await openGpu(args);
-  const { model, tokenizer } = instantiate(loaded);
+  const { model, tokenizer } = instantiateForInference(loaded);
   // Each distinct text is encoded once, corpus and queries in the same batches.
   const unique = [...new Set([...corpus, ...queries])];
   const rowOf = new Map(unique.map((text, row) => [text, row]));
