@@ -21,7 +21,7 @@ import { separateEpilogue, storeWgsl, type MatmulEpilogue, type MatmulOptions, t
  * lane the ones it needs. Workgroups walk ROW_GROUP row blocks down each column strip before
  * moving on, so the strip of B they share stays in cache (this matters at N = 13584).
  * Rows of A past M and columns of B past N are read but never stored, so they need no padding;
- * in the last block, which may reach past K, A texels and B k-steps past K read as zero.
+ * A texels and B k-steps past K read as zero.
  */
 
 const TILE_ROWS = 32;
@@ -171,15 +171,16 @@ const COMPONENTS = ['x', 'y', 'z', 'w'];
 /**
  * WGSL of one block of 4S k-steps from kb: lane l loads the A texel kb/4 + l of every row, then
  * per quad of k-steps kq = kb + 4t the B values b0..b3 (k-steps kq + s, the lane's four columns)
- * and the FMAs. `masked`: the block reaches past K, whose A texels and B k-steps read as zero.
+ * and the FMAs. A texels and B k-steps past K read as zero. Every block is masked: one copy of
+ * the unrolled block instead of an unmasked one plus a masked one for the last halves the kernel
+ * lavapipe compiles (seconds of LLVM per copy), and the selects cost little beside the FMAs.
  */
-function blockWgsl(transB: boolean, s: number, masked: boolean): string {
+function blockWgsl(transB: boolean, s: number): string {
   const lines: string[] = [];
-  const aLoad = (i: number) => `texel(ta, a_first + ${i}u * params.a_row + kb / 4u)`;
-  if (masked) lines.push('    let a_live = kb / 4u + lane < params.a_row;');
-  for (const i of range(TILE_ROWS)) lines.push(`    let al${i} = ${masked ? `select(vec4f(0.0), ${aLoad(i)}, a_live)` : aLoad(i)};`);
+  lines.push('    let a_live = kb / 4u + lane < params.a_row;');
+  for (const i of range(TILE_ROWS)) lines.push(`    let al${i} = select(vec4f(0.0), texel(ta, a_first + ${i}u * params.a_row + kb / 4u), a_live);`);
   lines.push(`    for (var t = 0u; t < ${s}u; t++) {`, '      let kq = kb + t * 4u;');
-  const bLoad = (index: string, live: string) => (masked ? `select(vec4f(0.0), texel(tb, ${index}), ${live})` : `texel(tb, ${index})`);
+  const bLoad = (index: string, live: string) => `select(vec4f(0.0), texel(tb, ${index}), ${live})`;
   if (transB) {
     // K is a multiple of 4 here: a quad is wholly inside or past K.
     lines.push('      let bi = b_first + kq / 4u;');
@@ -231,13 +232,8 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(subgroup_invocation_id) lane:
   let b_first = ${bFirst};
   let c_base = wg.z * params.stride_c;
 ${rows.map((i) => `  var acc${i} = vec4f(0.0);`).join('\n')}
-  let whole_blocks_end = params.k / ${4 * s}u * ${4 * s}u;
-  var kb = 0u;
-  for (; kb < whole_blocks_end; kb += ${4 * s}u) {
-${blockWgsl(transB, s, false)}
-  }
-  if (kb < params.k) {
-${blockWgsl(transB, s, true)}
+  for (var kb = 0u; kb < params.k; kb += ${4 * s}u) {
+${blockWgsl(transB, s)}
   }
 ${rows.map(store).join('\n')}
 }`;
