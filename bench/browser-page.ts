@@ -5,6 +5,7 @@
 import { initEngine } from '../src/autograd/engine.js';
 import { describeAdapter } from '../src/browser/adapter-info.js';
 import { SimBert } from '../src/model/bert.js';
+import { convertForInference } from '../src/model/inference.js';
 import type { BertConfig } from '../src/model/config.js';
 import { randomWeightArrays, uploadWeights } from '../src/model/parameters.js';
 import { medianEncodeMs } from './encode-timing.js';
@@ -18,7 +19,8 @@ export interface PageBatch {
 
 export async function benchEncodeInPage(config: BertConfig, input: PageBatch, samples: number) {
   const gpu = await initEngine((globalThis as unknown as { navigator: { gpu: GPU } }).navigator.gpu);
-  const model = new SimBert(config, uploadWeights(config, randomWeightArrays(config, 7)));
+  // As loadModel gives it: dense kernels in the inference layout.
+  const model = convertForInference(new SimBert(config, uploadWeights(config, randomWeightArrays(config, 7))));
   const batch = { batch: input.rows, seqLen: input.tokens, tokenIds: Int32Array.from(input.tokenIds), segmentIds: Int32Array.from(input.segmentIds) };
   const medianMs = await medianEncodeMs(model, batch, samples);
   return { medianMs, sentencesPerSecond: (input.rows * 1000) / medianMs, adapter: describeAdapter(gpu) };

@@ -12,6 +12,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { activeGpu } from '../src/autograd/engine.js';
 import { generateParaphrases, type GenerateOptions } from '../src/generate/generate.js';
 import { cacheBytesPerToken } from '../src/generate/kv-decoder.js';
+import type { SimBert } from '../src/model/bert.js';
+import { convertForInference } from '../src/model/inference.js';
 import { Tokenizer } from '../src/model/tokenizer.js';
 import { buildVocab } from '../src/model/vocab.js';
 import { encodeTexts } from '../src/train/encode.js';
@@ -48,14 +50,16 @@ export function benchTexts(count: number, characters: string[]): string[] {
 /** Seconds and generated tokens per second of gen_synonyms for 1 and for 16 inputs decoded together. */
 export async function benchGenerate(spec: ModelConfigSpec = SEED, inputCounts = GENERATE_INPUTS): Promise<GenerateBenchResult[]> {
   const gpu = activeGpu();
-  const { model, release } = randomModel(spec);
+  const random = randomModel(spec);
+  // As `simbert generate` loads it: dense kernels in the inference layout (src/model/inference.ts).
+  const model = convertForInference(random.model);
   const characters = Array.from({ length: spec.vocab - 4 }, (_, i) => String.fromCodePoint(0x4e00 + i));
   const tokenizer = new Tokenizer(buildVocab(['[PAD]', '[UNK]', '[CLS]', '[SEP]', ...characters]).vocab);
   const options: GenerateOptions = {
     mode: 'sample', n: GENERATE_WORK.n, k: GENERATE_WORK.k, topk: GENERATE_WORK.topk, topp: 1, temperature: 1, maxlen: GENERATE_WORK.maxlen,
     minLen: 0, seed: 1, beam: 1, lengthPenalty: 0, noRepeatNgram: 0,
   };
-  const encode = (texts: string[]) => encodeTexts(model, tokenizer, texts, { maxlen: model.config.maxPositionEmbeddings });
+  const encode = (view: SimBert, texts: string[]) => encodeTexts(view, tokenizer, texts, { maxlen: view.config.maxPositionEmbeddings });
   // Warm-up: compiles every pipeline.
   await generateParaphrases(model, tokenizer, benchTexts(1, characters), { ...options, n: 4, k: 2, maxlen: 3 }, encode);
   const results: GenerateBenchResult[] = [];
@@ -68,7 +72,7 @@ export async function benchGenerate(spec: ModelConfigSpec = SEED, inputCounts = 
     const tokens = out.reduce((sum, r) => sum + r.generatedTokens, 0);
     results.push({ inputs, seconds, secondsPerInput: seconds / inputs, tokens, tokensPerSecond: tokens / seconds, peakBytes: gpu.pool.snapshot().peakBytesInUse });
   }
-  release();
+  random.release();
   return results;
 }
 

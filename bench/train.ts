@@ -11,6 +11,7 @@
 import { train, type StepRecord } from '../src/train/trainer.js';
 import { encodeTexts } from '../src/train/encode.js';
 import { SimBert } from '../src/model/bert.js';
+import { convertForInference } from '../src/model/inference.js';
 import { randomWeightArrays, uploadWeights } from '../src/model/parameters.js';
 import { Tokenizer } from '../src/model/tokenizer.js';
 import { SeededRandom } from '../src/model/random.js';
@@ -129,7 +130,8 @@ export async function benchEncodePath(spec: ModelConfigSpec, texts: number, toke
   const config = bertConfig(spec);
   const vocab = benchVocab(spec.vocab);
   const tensors = uploadWeights(config, randomWeightArrays(config, 7));
-  const model = new SimBert(config, tensors);
+  // As the CLI's encode loads it: dense kernels in the inference layout.
+  const model = convertForInference(new SimBert(config, tensors));
   const tokenizer = new Tokenizer(vocab);
   const inputs = benchGroups(vocab, texts, [tokens - 2, tokens - 2], 5).map((group) => group[0]);
   const options = { maxlen: tokens, batchSize: texts };

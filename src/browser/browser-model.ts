@@ -4,6 +4,7 @@ import { generateParaphrases, type GenerateOptions, type GenerateResult } from '
 import type { Gpu } from '../gpu/device.js';
 import { SimBert } from '../model/bert.js';
 import type { BertConfig } from '../model/config.js';
+import { convertForInference } from '../model/inference.js';
 import { loadAnyModelFolder } from '../formats/model-folder-kinds.js';
 import { uploadWeights } from '../model/parameters.js';
 import { Tokenizer } from '../model/tokenizer.js';
@@ -153,7 +154,7 @@ export class BrowserModel {
     if (sourceLength + checked.maxlen > this.model.config.maxPositionEmbeddings) {
       throw new Error(`the text: ${sourceLength} source tokens plus maxlen ${checked.maxlen} generated ones pass max_position_embeddings ${this.model.config.maxPositionEmbeddings}; lower maxlen`);
     }
-    const encode = (texts: string[]) => encodeTexts(this.model, this.tokenizer, texts, { maxlen: this.model.config.maxPositionEmbeddings });
+    const encode = (model: SimBert, texts: string[]) => encodeTexts(model, this.tokenizer, texts, { maxlen: model.config.maxPositionEmbeddings });
     const [result] = await generateParaphrases(this.model, this.tokenizer, [text], checked, encode);
     return result as GenerateResult;
   }
@@ -190,5 +191,7 @@ export async function loadModel(source: string | URL | Iterable<File> | FileFold
   const loaded = await loadAnyModelFolder(folder);
   const gpu = await openEngine(options);
   const weights = uploadWeights(loaded.config, loaded.weights);
-  return new BrowserModel(gpu, new SimBert(loaded.config, weights), new Tokenizer(loaded.vocab), folder.location);
+  // A page's model only runs inference: its dense kernels are kept in the layout that runs fastest there.
+  const model = convertForInference(new SimBert(loaded.config, weights));
+  return new BrowserModel(gpu, model, new Tokenizer(loaded.vocab), folder.location);
 }

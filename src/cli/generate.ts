@@ -138,7 +138,7 @@ async function run(args: ParsedArgs): Promise<number> {
   try {
     for (let start = 0; start < texts.length; start += perBatch) {
       const batch = texts.slice(start, start + perBatch);
-      const results = await generateParaphrases(model, tokenizer, batch, { ...options, signal: controller.signal }, encoderFor(model, tokenizer));
+      const results = await generateParaphrases(model, tokenizer, batch, { ...options, signal: controller.signal }, encoderFor(tokenizer));
       // Whole lines only: an interrupted run leaves every line it printed complete.
       await writeStdout(results.map((r) => (options.format === 'jsonl' ? `${JSON.stringify({ text: r.text, candidates: r.candidates, seconds: r.seconds })}\n` : formatText(r))).join(''));
       if (controller.signal.aborted) throw new GenerationInterrupted();
@@ -156,8 +156,8 @@ async function run(args: ParsedArgs): Promise<number> {
 }
 
 /** Each candidate encoded alone for its pooled vector, as the similarity loss and eval use it. */
-function encoderFor(model: SimBert, tokenizer: Tokenizer) {
-  return (texts: string[]) => encodeTexts(model, tokenizer, texts, { maxlen: model.config.maxPositionEmbeddings });
+function encoderFor(tokenizer: Tokenizer) {
+  return (model: SimBert, texts: string[]) => encodeTexts(model, tokenizer, texts, { maxlen: model.config.maxPositionEmbeddings });
 }
 
 export const generateCommand: Command = { spec, run };

@@ -1,6 +1,7 @@
 import type { Gpu } from '../gpu/device.js';
 import { formatBytes } from '../gpu/format.js';
 import { SimBert } from '../model/bert.js';
+import { convertForInference } from '../model/inference.js';
 import { uploadWeights } from '../model/parameters.js';
 import { Tokenizer } from '../model/tokenizer.js';
 import type { LoadedModel } from '../model/model-folder.js';
@@ -59,9 +60,10 @@ export async function loadModelFromFlags(args: ParsedArgs, command: string): Pro
   return loaded;
 }
 
-/** The model on the GPU and its tokenizer. */
+/** The model on the GPU for inference (dense kernels transposed, see src/model/inference.ts) and its tokenizer. */
 export function instantiate(loaded: LoadedModel): { model: SimBert; tokenizer: Tokenizer } {
-  return { model: new SimBert(loaded.config, uploadWeights(loaded.config, loaded.weights)), tokenizer: new Tokenizer(loaded.vocab) };
+  const model = convertForInference(new SimBert(loaded.config, uploadWeights(loaded.config, loaded.weights)));
+  return { model, tokenizer: new Tokenizer(loaded.vocab) };
 }
 
 /** The --maxlen a model takes: the default is lowered to its max_position_embeddings (a larger given value is refused on loading). */

@@ -17,7 +17,7 @@ export function epochSamples(model: SimBert, tokenizer: Tokenizer, groups: reado
   return async (epoch: number) => {
     const results = await generateParaphrases(model, tokenizer, texts, {
       mode: 'sample', n: 4 * count, k: count, topk: 5, topp: 1, temperature: 1, maxlen, minLen: 0, seed: 0, beam: 1, lengthPenalty: 0, noRepeatNgram: 0,
-    }, (candidates) => encodeTexts(model, tokenizer, candidates, { maxlen: model.config.maxPositionEmbeddings }));
+    }, (view, candidates) => encodeTexts(view, tokenizer, candidates, { maxlen: view.config.maxPositionEmbeddings }));
     const samples = results.map((r) => ({ text: r.text, paraphrases: r.candidates.map((c) => c.text) }));
     for (const sample of samples) print(`epoch ${epoch} paraphrases of ${sample.text}: ${sample.paraphrases.join(' | ') || '(none)'}`);
     return { epoch, samples };

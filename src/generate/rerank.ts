@@ -8,7 +8,7 @@ export interface Candidate {
 }
 
 /** Pooled vectors of texts, each encoded alone, as rows of a [texts, hidden] array. */
-export type EncodeTexts = (texts: string[]) => Promise<Float32Array>;
+export type EncodeCandidates = (texts: string[]) => Promise<Float32Array>;
 
 function cosine(vectors: Float32Array, hidden: number, a: number, b: number): number {
   let dot = 0;
@@ -30,7 +30,7 @@ function cosine(vectors: Float32Array, hidden: number, a: number, b: number): nu
  * vector with the input's, descending (equal cosines keep generation order), the best `k`.
  */
 export async function rerank(
-  input: string, generated: readonly { text: string; ids: number[] }[], k: number, hidden: number, encode: EncodeTexts, keepAll = false,
+  input: string, generated: readonly { text: string; ids: number[] }[], k: number, hidden: number, encode: EncodeCandidates, keepAll = false,
 ): Promise<Candidate[]> {
   const seen = new Set<string>();
   const unique = keepAll ? [...generated] : generated.filter((c) => {

@@ -60,6 +60,11 @@ export class SimBert {
   constructor(
     readonly config: BertConfig,
     readonly weights: BertWeights,
+    /**
+     * Every dense layer's kernel is stored [out, in] instead of TensorFlow's [in, out]: the
+     * layout the matmul reads fastest as its second operand (see src/model/inference.ts).
+     */
+    readonly transposedKernels = false,
   ) {}
 
   get vocabSize(): number {
@@ -104,7 +109,7 @@ export class SimBert {
     }
 
     const cls = options.pooledOnly && config.numHiddenLayers > 0 ? x : clsOf(x);
-    const pooled = linear(cls, this.weight('bert/pooler/dense/kernel'), this.weight('bert/pooler/dense/bias'));
+    const pooled = this.dense(cls, 'bert/pooler/dense');
     return { sequence: x, pooled, hiddenStates };
   }
 
@@ -119,12 +124,8 @@ export class SimBert {
 
   /** A layer's query, key and value projections of x [..., hidden]. */
   queryKeyValue(layer: number, x: Tensor): { q: Tensor; k: Tensor; v: Tensor } {
-    const w = (name: string) => this.weight(`bert/encoder/layer_${layer}/attention/self/${name}`);
-    return {
-      q: linear(x, w('query/kernel'), w('query/bias')),
-      k: linear(x, w('key/kernel'), w('key/bias')),
-      v: linear(x, w('value/kernel'), w('value/bias')),
-    };
+    const prefix = `bert/encoder/layer_${layer}/attention/self`;
+    return { q: this.dense(x, `${prefix}/query`), k: this.dense(x, `${prefix}/key`), v: this.dense(x, `${prefix}/value`) };
   }
 
   /**
@@ -133,19 +134,25 @@ export class SimBert {
    */
   layerOutput(layer: number, x: Tensor, context: Tensor, hiddenRate = 0, nextSeed: () => number = () => 0): Tensor {
     const w = (name: string) => this.weight(`bert/encoder/layer_${layer}/${name}`);
-    let attended = linear(context, w('attention/output/dense/kernel'), w('attention/output/dense/bias'));
+    const prefix = `bert/encoder/layer_${layer}`;
+    let attended = this.dense(context, `${prefix}/attention/output/dense`);
     attended = dropout(attended, hiddenRate, nextSeed());
     const y = layerNorm(add(x, attended), w('attention/output/LayerNorm/gamma'), w('attention/output/LayerNorm/beta'), LAYER_NORM_EPS);
-    const inner = linear(y, w('intermediate/dense/kernel'), w('intermediate/dense/bias'), 'gelu');
-    let ffn = linear(inner, w('output/dense/kernel'), w('output/dense/bias'));
+    const inner = this.dense(y, `${prefix}/intermediate/dense`, 'gelu');
+    let ffn = this.dense(inner, `${prefix}/output/dense`);
     ffn = dropout(ffn, hiddenRate, nextSeed());
     return layerNorm(add(y, ffn), w('output/LayerNorm/gamma'), w('output/LayerNorm/beta'), LAYER_NORM_EPS);
+  }
+
+  /** The dense layer `name` (its `kernel` and `bias`) on x [..., in]. */
+  private dense(x: Tensor, name: string, activation: 'none' | 'gelu' = 'none'): Tensor {
+    return linear(x, this.weight(`${name}/kernel`), this.weight(`${name}/bias`), activation, this.transposedKernels);
   }
 
   /** MLM logits for hidden states [..., hidden] -> [..., vocab]: dense+GELU, LayerNorm, tied embeddings, bias. */
   mlmLogits(hidden: Tensor): Tensor {
     const h = layerNorm(
-      linear(hidden, this.weight('cls/predictions/transform/dense/kernel'), this.weight('cls/predictions/transform/dense/bias'), 'gelu'),
+      this.dense(hidden, 'cls/predictions/transform/dense', 'gelu'),
       this.weight('cls/predictions/transform/LayerNorm/gamma'),
       this.weight('cls/predictions/transform/LayerNorm/beta'),
       LAYER_NORM_EPS,

@@ -2,6 +2,7 @@ import { noGrad } from '../autograd/tape.js';
 import { scope } from '../autograd/tensor.js';
 import type { BertBatch, SimBert } from '../model/bert.js';
 import type { Tokenizer } from '../model/tokenizer.js';
+import { inferenceModel } from '../model/inference.js';
 import { cosineSimilarity, evaluateSimilarity, type SimilarityEvaluation } from './metrics.js';
 import type { TestPair } from './data.js';
 
@@ -34,14 +35,19 @@ export async function encodeTexts(model: SimBert, tokenizer: Tokenizer, texts: r
   const encodings = texts.map((text) => tokenizer.encode(text, undefined, options.maxlen));
   // Batches of similar lengths waste less on padding; results go back to the input order.
   const order = [...encodings.keys()].sort((a, b) => encodings[a].ids.length - encodings[b].ids.length);
-  for (let start = 0; start < order.length; start += batchSize) {
-    const indices = order.slice(start, start + batchSize);
-    const batch = padRows(indices.map((i) => encodings[i]));
-    const pooled = scope(() => noGrad(() => model.encode(batch, { training: false, pooledOnly: true }).pooled));
-    const vectors = await pooled.toArray();
-    pooled.release();
-    indices.forEach((textIndex, row) => out.set(vectors.subarray(row * hidden, (row + 1) * hidden), textIndex * hidden));
-    options.onProgress?.(Math.min(start + batchSize, texts.length), texts.length);
+  const inference = inferenceModel(model);
+  try {
+    for (let start = 0; start < order.length; start += batchSize) {
+      const indices = order.slice(start, start + batchSize);
+      const batch = padRows(indices.map((i) => encodings[i]));
+      const pooled = scope(() => noGrad(() => inference.model.encode(batch, { training: false, pooledOnly: true }).pooled));
+      const vectors = await pooled.toArray();
+      pooled.release();
+      indices.forEach((textIndex, row) => out.set(vectors.subarray(row * hidden, (row + 1) * hidden), textIndex * hidden));
+      options.onProgress?.(Math.min(start + batchSize, texts.length), texts.length);
+    }
+  } finally {
+    inference.release();
   }
   return out;
 }

@@ -2,13 +2,11 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { cachedAttention, copyInto, scatterRows, type CachedRow } from '../../src/autograd/ops/decoding.js';
 import { Tensor } from '../../src/autograd/tensor.js';
+import { setCachedAttentionVariant, type CachedAttentionVariant } from '../../src/kernels/cached-attention.js';
+import { fixedSubgroupSize } from '../../src/kernels/common.js';
 import { assertClose } from '../support/compare.js';
 import { testGpu } from '../support/engine.js';
 import { randomArray } from '../support/random.js';
-
-test.before(async () => {
-  await testGpu();
-});
 
 /** float64 attention of one query row over the listed key rows of (k, v) pairs. */
 function reference(q: Float32Array, keys: { k: Float32Array; v: Float32Array; row: number }[][], heads: number, hidden: number): Float64Array {
@@ -34,16 +32,29 @@ function reference(q: Float32Array, keys: { k: Float32Array; v: Float32Array; ro
   return out;
 }
 
-// [heads, head size, source lengths of the inputs, rows per input, generated keys per row]
-const CASES: [number, number, number[], number, number][] = [
-  [1, 1, [1], 1, 1],
-  [3, 5, [7, 2, 13], 2, 4],
-  [2, 64, [9, 1], 3, 6],
-  [4, 8, [33], 5, 1],
+// [heads, head size, source lengths of the inputs, rows per input, generated keys per row, rows interleaved across inputs]
+// Head sizes: f32 chunks (1, 5), fewer vec4 chunks than a subgroup has lanes (8), a partial last
+// round of lanes (40: 10 chunks), whole rounds (64). Rows per input below, above and between
+// multiples of a group; interleaved rows make groups of one row.
+const CASES: [number, number, number[], number, number, boolean][] = [
+  [1, 1, [1], 1, 1, false],
+  [3, 5, [7, 2, 13], 2, 4, false],
+  [2, 64, [9, 1], 3, 6, false],
+  [4, 8, [33], 5, 1, false],
+  [2, 40, [5, 3], 11, 3, false],
+  [3, 64, [70], 17, 2, false],
+  [2, 12, [4, 6, 2], 3, 5, true],
 ];
 
-for (const [heads, headDim, sources, perInput, genLen] of CASES) {
-  test(`cachedAttention ${heads} heads of ${headDim}, sources ${sources}, ${perInput} rows each, ${genLen} generated keys matches float64`, async () => {
+/** The versions this adapter can run. */
+const variants: CachedAttentionVariant[] = ['rows'];
+
+test.before(async () => {
+  if (fixedSubgroupSize(await testGpu()) > 0) variants.push('subgroup');
+});
+
+for (const [heads, headDim, sources, perInput, genLen, interleaved] of CASES) {
+  test(`cachedAttention ${heads} heads of ${headDim}, sources ${sources}, ${perInput} rows each${interleaved ? ' interleaved' : ''}, ${genLen} generated keys matches float64 in every version`, async () => {
     const hidden = heads * headDim;
     const sourceRows = sources.reduce((a, b) => a + b, 0);
     const rowCount = sources.length * perInput;
@@ -54,21 +65,20 @@ for (const [heads, headDim, sources, perInput, genLen] of CASES) {
     const genK = randomArray(slots * maxGen * hidden, 3, 2);
     const genV = randomArray(slots * maxGen * hidden, 4);
     const q = randomArray(rowCount * hidden, 5, 2);
+    const starts = sources.map((_, input) => sources.slice(0, input).reduce((a, b) => a + b, 0));
     const rows: CachedRow[] = [];
     const keys: { k: Float32Array; v: Float32Array; row: number }[][] = [];
-    let start = 0;
-    sources.forEach((srcLen, input) => {
-      for (let j = 0; j < perInput; j++) {
-        // Slots in reverse order, so row r does not read slot r.
-        const slot = slots - 1 - (input * perInput + j);
-        rows.push({ srcStart: start, srcLen, genStart: slot * maxGen });
-        keys.push([
-          ...Array.from({ length: srcLen }, (_, t) => ({ k: srcK, v: srcV, row: start + t })),
-          ...Array.from({ length: genLen }, (_, t) => ({ k: genK, v: genV, row: slot * maxGen + t })),
-        ]);
-      }
-      start += srcLen;
-    });
+    for (let r = 0; r < rowCount; r++) {
+      const input = interleaved ? r % sources.length : Math.floor(r / perInput);
+      const [start, srcLen] = [starts[input], sources[input]];
+      // Slots in reverse order, so row r does not read slot r.
+      const slot = slots - 1 - r;
+      rows.push({ srcStart: start, srcLen, genStart: slot * maxGen });
+      keys.push([
+        ...Array.from({ length: srcLen }, (_, t) => ({ k: srcK, v: srcV, row: start + t })),
+        ...Array.from({ length: genLen }, (_, t) => ({ k: genK, v: genV, row: slot * maxGen + t })),
+      ]);
+    }
     const cache = {
       srcK: Tensor.fromArray(srcK, [sourceRows, hidden]),
       srcV: Tensor.fromArray(srcV, [sourceRows, hidden]),
@@ -76,9 +86,18 @@ for (const [heads, headDim, sources, perInput, genLen] of CASES) {
       genV: Tensor.fromArray(genV, [slots * maxGen, hidden]),
     };
     const qt = Tensor.fromArray(q, [rowCount, hidden]);
-    const out = cachedAttention(qt, cache, rows, heads, genLen);
-    assertClose(await out.toArray(), reference(q, keys, heads, hidden), 'cachedAttention', { rtol: 1e-5, atol: 1e-5 });
-    for (const t of [qt, out, ...Object.values(cache)]) t.release();
+    const expected = reference(q, keys, heads, hidden);
+    for (const variant of variants) {
+      setCachedAttentionVariant(variant);
+      try {
+        const out = cachedAttention(qt, cache, rows, heads, genLen);
+        assertClose(await out.toArray(), expected, `cachedAttention (${variant})`, { rtol: 1e-5, atol: 1e-5 });
+        out.release();
+      } finally {
+        setCachedAttentionVariant(null);
+      }
+    }
+    for (const t of [qt, ...Object.values(cache)]) t.release();
   });
 }
 
@@ -90,21 +109,36 @@ test('cachedAttention refuses a row that reads past the cache', async () => {
   for (const t of [q, ...Object.values(cache)]) t.release();
 });
 
-test('scatterRows writes each row at its target and leaves the others; copyInto copies at an offset', async () => {
-  const width = 5;
-  const src = Tensor.fromArray(randomArray(3 * width, 9), [3, width]);
-  const dst = Tensor.zeros([7, width]);
-  scatterRows(src, dst, [6, 0, 3]);
+for (const width of [5, 8]) {
+  test(`scatterRows writes each row at its target and leaves the others (width ${width}); copyInto copies at an offset`, async () => {
+    const src = Tensor.fromArray(randomArray(3 * width, 9), [3, width]);
+    const dst = Tensor.zeros([7, width]);
+    scatterRows(src, dst, [6, 0, 3]);
+    const got = await dst.toArray();
+    const values = await src.toArray();
+    const expected = new Float32Array(7 * width);
+    [6, 0, 3].forEach((target, r) => expected.set(values.subarray(r * width, (r + 1) * width), target * width));
+    assert.equal(Array.from(got), Array.from(expected));
+    copyInto(src, dst, 2 * width + 1);
+    const copied = await dst.toArray();
+    assert.equal(Array.from(copied.subarray(2 * width + 1, 2 * width + 1 + 3 * width)), Array.from(values));
+    assert.throws(() => scatterRows(src, dst, [7, 0, 1]), /outside/);
+    assert.throws(() => copyInto(src, dst, 5 * width), /overruns/);
+    for (const t of [src, dst]) t.release();
+  });
+}
+
+test('scatterRows of more rows than one dispatch dimension holds (65535) writes them all', async () => {
+  const rows = 65537;
+  const width = 4;
+  const src = Tensor.fromArray(Float32Array.from({ length: rows * width }, (_, i) => i), [rows, width]);
+  const dst = Tensor.zeros([rows, width]);
+  const targets = Array.from({ length: rows }, (_, r) => rows - 1 - r);
+  scatterRows(src, dst, targets);
   const got = await dst.toArray();
-  const values = await src.toArray();
-  const expected = new Float32Array(7 * width);
-  [6, 0, 3].forEach((target, r) => expected.set(values.subarray(r * width, (r + 1) * width), target * width));
-  assert.equal(Array.from(got), Array.from(expected));
-  copyInto(src, dst, 2 * width + 1);
-  const copied = await dst.toArray();
-  assert.equal(Array.from(copied.subarray(2 * width + 1, 2 * width + 1 + 3 * width)), Array.from(values));
-  assert.throws(() => scatterRows(src, dst, [7, 0, 1]), /outside/);
-  assert.throws(() => copyInto(src, dst, 5 * width), /overruns/);
+  const expected = new Float32Array(rows * width);
+  targets.forEach((target, r) => expected.set([0, 1, 2, 3].map((e) => r * width + e), target * width));
+  assert.ok(got.every((x, i) => x === expected[i]), 'every row lands at its target');
   for (const t of [src, dst]) t.release();
 });
 

@@ -9,7 +9,10 @@ import { formatShape, Tensor } from '../tensor.js';
  * Token ids travel as f32 tensors (exact below 2^24).
  */
 
-/** Where one decoding row's keys live: its input's source rows and its own slot of generated rows. */
+/**
+ * Where one decoding row's keys live: its input's source rows and its own slot of generated rows.
+ * Rows of one input are best kept consecutive: they then share their source's loads.
+ */
 export interface CachedRow {
   /** First row of the input's source keys in the source cache. */
   srcStart: number;
@@ -40,22 +43,21 @@ export function cachedAttention(q: Tensor, cache: LayerCache, rows: readonly Cac
   const generatedRows = checkRows('cachedAttention generated keys', cache.genK, hidden);
   checkRows('cachedAttention source values', cache.srcV, hidden);
   checkRows('cachedAttention generated values', cache.genV, hidden);
-  const info = new Uint32Array(3 * rows.length);
   rows.forEach((row, r) => {
     if (row.srcStart + row.srcLen > sourceRows || row.genStart + genLen > generatedRows) {
       throw new Error(`cachedAttention: row ${r} reads past the cache (${sourceRows} source, ${generatedRows} generated rows)`);
     }
-    info.set([row.srcStart, row.srcLen, row.genStart], 3 * r);
   });
   const gpu = activeGpu();
-  const rowInfo = gpu.upload(info, 'cachedAttention.rows');
+  const { info, groups } = cached.cachedAttentionInfo(rows, cached.cachedAttentionGroupSize(gpu));
+  const infoBuffer = gpu.upload(info, 'cachedAttention.info');
   const out = Tensor.empty(q.shape, 'cachedAttention');
   cached.cachedAttention(
     gpu,
-    { q: q.buffer, srcK: cache.srcK.buffer, srcV: cache.srcV.buffer, genK: cache.genK.buffer, genV: cache.genV.buffer, rowInfo, out: out.buffer },
-    { rows: rows.length, heads, headDim: hidden / heads, genLen },
+    { q: q.buffer, srcK: cache.srcK.buffer, srcV: cache.srcV.buffer, genK: cache.genK.buffer, genV: cache.genV.buffer, info: infoBuffer, out: out.buffer },
+    { rows: rows.length, heads, headDim: hidden / heads, genLen, groups },
   );
-  gpu.release(rowInfo);
+  gpu.release(infoBuffer);
   return out;
 }
 

@@ -41,6 +41,14 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
 }
 
 /**
+ * Whether this GPU's matmul reads a dense kernel faster stored [N, K] (`linear`'s transposedKernel)
+ * than as TensorFlow stores it, [K, N]: true for the texture version (software adapters).
+ */
+export function prefersTransposedKernels(): boolean {
+  return kernels.matmulVariant(activeGpu()) === 'texture';
+}
+
+/**
  * A dense layer over the last axis, as TensorFlow stores it: y = act(x @ kernel + bias) with
  * x [..., K], kernel [K, N], bias [N]; bias and GELU run in the matmul's epilogue. With
  * `transposedKernel` the kernel is stored [N, K] (an output layer tied to an embedding table).
