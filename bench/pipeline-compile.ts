@@ -116,6 +116,7 @@ async function replay(file: string): Promise<ReplayTiming[]> {
 
 const REPLAY_MARK = 'pipeline-compile timings: ';
 
+// build/ is a link to the real folder, which import.meta.url names.
 if (realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
   if (process.argv[2] === '--replay') {
     console.log(`${REPLAY_MARK}${JSON.stringify(await replay(process.argv[3]))}`);
