@@ -12,13 +12,22 @@ import { FLAT_INDEX, grid1d } from './common.js';
  *
  * Top-k and top-p both reduce to one question: the largest z threshold whose kept set {z >= t}
  * has at least k tokens (weight 1) or at least p of the probability mass (weight exp(z - max)).
- * `select_key` answers it exactly with a radix select on the order-preserving u32 key of z, four
- * bits per level, 8 levels: each lane bins its chunk's weights by the next digit among tokens that
- * match the prefix chosen so far, and lane 0 picks the highest digit at which the weight from the
- * top first reaches the target. The result is the key of the token where the sorted cumulative
- * weight first reaches the target, so the kept set is "sort descending, keep up to and including
- * that token" (tokens tied with it are kept too). Sampling then draws u from a counter-based hash of
- * (seed, stream, step) and walks the kept mass in index order.
+ * The kept set is "sort descending, keep up to and including the token where the weight from the
+ * top first reaches the target", tokens tied with that one kept too. Sampling then draws u from a
+ * counter-based hash of (seed, stream, step) and walks the kept mass in index order.
+ *
+ * Two ways to answer it, in one kernel:
+ * - The top list (top_list, when top-k < LIST or top-p alone): one pass in which every lane keeps
+ *   its LIST largest z in registers, then a merge tree gives the row's LIST largest. When the kept
+ *   set provably lies within them (its smallest z is above the list's last entry) lane 0 chooses
+ *   from the list alone. That is gen_synonyms' case (top-k 5): one pass over the row instead of the
+ *   radix select's ten. Scalar loads are what a pass costs on software adapters.
+ * - Otherwise `select_key`: a radix select on the order-preserving u32 key of z, four bits per
+ *   level, 8 levels: each lane bins its chunk's weights by the next digit among tokens that match
+ *   the prefix chosen so far, and lane 0 picks the highest digit at which the weight from the top
+ *   first reaches the target.
+ * Lavapipe compiles a pipeline with LLVM at its first dispatch; loops it can fully unroll over
+ * workgroup memory blow that up (seconds per loop), so keep such loops few and their bodies small.
  */
 
 const WORKGROUP = 64;
@@ -30,9 +39,99 @@ function rowGrid(rows: number): [number, number] {
   return [Math.ceil(rows / y), y];
 }
 
+/** Entries of each lane's list of its largest z in the one-pass top-k (LIST_WGSL). */
+const LIST = 8;
+
+/** WGSL statements inserting (z, i) into the registers v0..v{LIST-1}, i0.. kept by z descending, then index ascending. */
+function listInsert(): string {
+  const lines: string[] = [];
+  for (let j = 0; j < LIST; j++) lines.push(`let c${j} = z > v${j};`);
+  for (let j = LIST - 1; j > 0; j--) {
+    lines.push(`v${j} = select(v${j}, select(z, v${j - 1}, c${j - 1}), c${j}); i${j} = select(i${j}, select(i, i${j - 1}, c${j - 1}), c${j});`);
+  }
+  lines.push('v0 = select(v0, z, c0); i0 = select(i0, i, c0);');
+  return lines.join('\n      ');
+}
+
+const range = (n: number) => Array.from({ length: n }, (_, j) => j);
+
+/**
+ * WGSL (after ROW_COMMON, in a kernel whose params have `vocab`) for the one-pass top list: every lane keeps its LIST largest z in
+ * registers while it reads its chunk once (and, with use_mass, the mass of its chunk relative to its
+ * own max, by the online-softmax rescaling), then a tree of pairwise merges in workgroup memory
+ * leaves the row's LIST largest z, value descending and index ascending, at top_v[0..LIST) and
+ * top_i[0..LIST) (index NONE past the eligible tokens there are). That list is the exact head of the
+ * sorted row, so every question about the k most probable tokens with k < LIST is answered from it.
+ */
+const LIST_WGSL = /* wgsl */ `
+const LIST: u32 = ${LIST}u;
+const EMPTY: f32 = -3.4e38;
+
+var<workgroup> merge_v: array<f32, ${2 * WORKGROUP * LIST}>;
+var<workgroup> merge_i: array<u32, ${2 * WORKGROUP * LIST}>;
+var<workgroup> lane_mass: array<f32, ${WORKGROUP}>;
+var<private> top_at: u32;
+
+fn top_v(j: u32) -> f32 { return merge_v[top_at + j]; }
+fn top_i(j: u32) -> u32 { return merge_i[top_at + j]; }
+
+fn top_list(use_mass: bool) {
+  ${range(LIST).map((j) => `var v${j} = EMPTY; var i${j} = NONE;`).join(' ')}
+  var mass = 0.0;
+  for (var i = begin; i < end; i++) {
+    let z = z_at(i);
+    if (!eligible(z)) { continue; }
+    if (use_mass) {
+      if (z > v0) { mass = mass * exp(v0 - z) + 1.0; } else { mass += exp(z - v0); }
+    }
+    if (z > v${LIST - 1}) {
+      ${listInsert()}
+    }
+  }
+  let own = lid * LIST;
+  ${range(LIST).map((j) => `merge_v[own + ${j}u] = v${j}; merge_i[own + ${j}u] = i${j};`).join('\n  ')}
+  lane_mass[lid] = mass;
+  lane_max[lid] = v0;
+  var reading = 0u;
+  var writing = LANES * LIST;
+  for (var count = LANES / 2u; count > 0u; count /= 2u) {
+    workgroupBarrier();
+    if (lid < count) {
+      // Lists 2 lid and 2 lid + 1 cover consecutive chunks: on equal z the first one's token has the lower index.
+      var a = reading + 2u * lid * LIST;
+      var b = a + LIST;
+      // A bound LLVM cannot see: lavapipe would unroll these 6 x 8 steps, each a per-lane
+      // scalarised access to workgroup memory, into code that takes tens of seconds to compile.
+      for (var j = 0u; j < select(0u, LIST, params.vocab > 0u); j++) {
+        let out = writing + lid * LIST + j;
+        if (merge_v[a] >= merge_v[b]) {
+          merge_v[out] = merge_v[a]; merge_i[out] = merge_i[a]; a++;
+        } else {
+          merge_v[out] = merge_v[b]; merge_i[out] = merge_i[b]; b++;
+        }
+      }
+    }
+    let swap = reading;
+    reading = writing;
+    writing = swap;
+  }
+  workgroupBarrier();
+  top_at = reading;
+  row_max = top_v(0u);
+}
+
+// With use_mass: the row's mass sum of exp(z - row_max) over eligible tokens, from the lanes' masses.
+fn row_mass() -> f32 {
+  var total = 0.0;
+  for (var l = 0u; l < LANES; l++) { total += lane_mass[l] * exp(lane_max[l] - row_max); }
+  return total;
+}
+`;
+
 /** WGSL shared by the per-row kernels: chunking, keys, the first pass (max / argmax) and select_key. */
 const ROW_COMMON = /* wgsl */ `
 const LANES: u32 = ${WORKGROUP}u;
+const NONE: u32 = 0xffffffffu;
 
 var<workgroup> bins: array<f32, ${WORKGROUP * 16}>;
 var<workgroup> totals: array<f32, 16>;
@@ -74,18 +173,18 @@ fn setup(row: u32, local: u32) {
 // (0xffffffff when every token is banned).
 fn find_max() -> u32 {
   var best = -3.4e38;
-  var arg = 0xffffffffu;
+  var arg = NONE;
   for (var i = begin; i < end; i++) {
     let z = z_at(i);
-    if (eligible(z) && (z > best || arg == 0xffffffffu)) { best = z; arg = i; }
+    if (eligible(z) && (z > best || arg == NONE)) { best = z; arg = i; }
   }
   lane_max[lid] = best;
   lane_arg[lid] = arg;
   workgroupBarrier();
   var m = -3.4e38;
-  var am = 0xffffffffu;
+  var am = NONE;
   for (var l = 0u; l < LANES; l++) {
-    if (lane_arg[l] != 0xffffffffu && (lane_max[l] > m || am == 0xffffffffu)) { m = lane_max[l]; am = lane_arg[l]; }
+    if (lane_arg[l] != NONE && (lane_max[l] > m || am == NONE)) { m = lane_max[l]; am = lane_arg[l]; }
   }
   row_max = m;
   if (lid == 0u) { shared_arg = am; }
@@ -169,8 +268,10 @@ struct Params { rows: u32, vocab: u32, greedy: u32, topk: u32, topp: f32, inv_te
 @group(0) @binding(2) var<storage, read_write> chosen: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 ${ROW_COMMON}
+${LIST_WGSL}
 var<workgroup> shared_lane: u32;
 var<workgroup> shared_offset: f32;
+var<workgroup> shared_done: u32;
 
 fn pcg(v: u32) -> u32 {
   let state = v * 747796405u + 2891336453u;
@@ -178,24 +279,96 @@ fn pcg(v: u32) -> u32 {
   return (word >> 22u) ^ word;
 }
 
+// Entries 0..n of the top list hold every eligible token with z >= t, unless the list's last
+// entry also reaches t (then tokens tied with it may lie outside the list).
+fn list_holds(t: f32) -> bool { return top_i(LIST - 1u) == NONE || top_v(LIST - 1u) < t; }
+
+fn count_at_least(t: f32) -> u32 {
+  var n = 0u;
+  for (var j = 0u; j < LIST; j++) { if (top_i(j) != NONE && top_v(j) >= t) { n++; } }
+  return n;
+}
+
+fn head_mass(n: u32) -> f32 {
+  var total = 0.0;
+  for (var j = 0u; j < n; j++) { total += exp(top_v(j) - row_max); }
+  return total;
+}
+
+// The token drawn by u from the top list (lane 0 alone), or NONE when the kept set does not lie
+// provably within the list. Same kept set and index-order walk as the general path below.
+fn choose_from_list(u: f32) -> u32 {
+  var n = LIST;
+  var total = 0.0;
+  if (params.topk > 0u) {
+    let t = select(top_v(params.topk - 1u), EMPTY, top_i(params.topk - 1u) == NONE);
+    if (!list_holds(t)) { return NONE; }
+    n = count_at_least(t);
+    total = head_mass(n);
+  } else {
+    total = row_mass();
+  }
+  if (params.topp < 1.0) {
+    let goal = params.topp * total;
+    var cumulative = 0.0;
+    var boundary = NONE;
+    for (var j = 0u; j < n; j++) {
+      if (top_i(j) == NONE) { break; }
+      cumulative += exp(top_v(j) - row_max);
+      if (cumulative >= goal) { boundary = j; break; }
+    }
+    if (boundary == NONE || !list_holds(top_v(boundary))) { return NONE; }
+    n = count_at_least(top_v(boundary));
+    total = head_mass(n);
+  }
+  let goal = u * total;
+  var cumulative = 0.0;
+  var pick = NONE;
+  for (var step = 0u; step < n; step++) {
+    var next = NONE;
+    var next_v = 0.0;
+    for (var j = 0u; j < n; j++) {
+      let i = top_i(j);
+      if ((pick == NONE || i > pick) && (next == NONE || i < next)) { next = i; next_v = top_v(j); }
+    }
+    pick = next;
+    cumulative += exp(next_v - row_max);
+    if (cumulative > goal) { break; }
+  }
+  return pick;
+}
+
 @compute @workgroup_size(${WORKGROUP})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) local: u32) {
   let row = wid.x + wid.y * nwg.x;
   if (row >= params.rows) { return; }
   setup(row, local);
-  let top = find_max();
-  if (params.greedy == 1u || top == 0xffffffffu) {
-    if (lid == 0u) { chosen[row] = select(f32(top), -1.0, top == 0xffffffffu); }
-    return;
+  let u = f32(pcg(pcg(pcg(params.step) + streams[row]) + params.seed) >> 8u) / 16777216.0;
+  if (params.greedy == 0u && params.topk < LIST && (params.topk > 0u || params.topp < 1.0)) {
+    top_list(params.topk == 0u);
+    if (lid == 0u) {
+      var pick = top_i(0u);
+      if (pick != NONE) { pick = choose_from_list(u); }
+      shared_done = select(1u, 0u, pick == NONE && top_i(0u) != NONE);
+      if (shared_done == 1u) { chosen[row] = select(f32(pick), -1.0, pick == NONE); }
+    }
+    if (workgroupUniformLoad(&shared_done) == 1u) { return; }
+  } else {
+    let top = find_max();
+    if (params.greedy == 1u || top == NONE) {
+      if (lid == 0u) { chosen[row] = select(f32(top), -1.0, top == NONE); }
+      return;
+    }
   }
   var lower = 0u;
   if (params.topk > 0u) { lower = select_key(0u, false, f32(params.topk)); }
-  var total = kept_sum(lower, true);
+  // Top-p alone took the top-list pass above, which also summed the row's mass.
+  var total = 0.0;
+  if (params.topk == 0u && params.topp < 1.0) { total = row_mass(); } else { total = kept_sum(lower, true); }
   if (params.topp < 1.0) {
     lower = select_key(lower, true, params.topp * total);
     total = kept_sum(lower, true);
   }
-  let u = f32(pcg(pcg(pcg(params.step) + streams[row]) + params.seed) >> 8u) / 16777216.0;
   let goal = u * total;
   if (lid == 0u) {
     var cumulative = 0.0;
@@ -272,37 +445,74 @@ struct Params { rows: u32, vocab: u32, width: u32, inv_temperature: f32 }
 @group(0) @binding(3) var<storage, read_write> cand_token: array<f32>;
 @group(0) @binding(4) var<uniform> params: Params;
 ${ROW_COMMON}
+${LIST_WGSL}
 var<workgroup> lane_offset: array<u32, ${WORKGROUP}>;
+var<workgroup> lane_tied: array<u32, ${WORKGROUP}>;
 
 @compute @workgroup_size(${WORKGROUP})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) local: u32) {
   let row = wid.x + wid.y * nwg.x;
   if (row >= params.rows) { return; }
   setup(row, local);
+  if (params.width <= LIST) {
+    // The top list is the head of the row sorted by z descending, then index ascending.
+    top_list(true);
+    let lse = row_max + log(row_mass());
+    if (lid < params.width) {
+      let out = row * params.width + lid;
+      let listed = top_i(lid) != NONE;
+      cand_score[out] = select(-3.4e38, beam_scores[row] + (top_v(lid) - lse), listed);
+      cand_token[out] = select(-1.0, f32(top_i(lid)), listed);
+    }
+    return;
+  }
   _ = find_max();
   let lse = row_max + log(kept_sum(0u, true));
   let lower = select_key(0u, false, f32(params.width));
-  var count = 0u;
+  // Fewer than width tokens lie strictly above lower: all of those, then the ones at lower in
+  // index order, so that ties at the threshold never push out a better token of a higher index.
+  var above = 0u;
+  var tied = 0u;
   for (var i = begin; i < end; i++) {
     let z = z_at(i);
-    if (eligible(z) && order_key(z) >= lower) { count++; }
+    if (!eligible(z)) { continue; }
+    if (order_key(z) > lower) { above++; } else if (order_key(z) == lower) { tied++; }
   }
-  lane_offset[lid] = count;
+  lane_offset[lid] = above;
+  lane_tied[lid] = tied;
   workgroupBarrier();
   var offset = 0u;
-  for (var l = 0u; l < lid; l++) { offset += lane_offset[l]; }
+  var tied_offset = 0u;
+  var all_above = 0u;
+  var candidates_found = 0u;
+  for (var l = 0u; l < LANES; l++) {
+    if (l < lid) {
+      offset += lane_offset[l];
+      tied_offset += lane_tied[l];
+    }
+    all_above += lane_offset[l];
+    candidates_found += lane_offset[l] + lane_tied[l];
+  }
+  tied_offset += all_above;
   let out = row * params.width;
   for (var i = begin; i < end; i++) {
     let z = z_at(i);
-    if (offset >= params.width) { break; }
-    if (eligible(z) && order_key(z) >= lower) {
-      cand_score[out + offset] = beam_scores[row] + (z - lse);
-      cand_token[out + offset] = f32(i);
+    if (!eligible(z)) { continue; }
+    var slot = NONE;
+    if (order_key(z) > lower) {
+      slot = offset;
       offset++;
+    } else if (order_key(z) == lower) {
+      slot = tied_offset;
+      tied_offset++;
+    }
+    if (slot < params.width) {
+      cand_score[out + slot] = beam_scores[row] + (z - lse);
+      cand_token[out + slot] = f32(i);
     }
   }
   if (lid == LANES - 1u) {
-    for (var j = offset; j < params.width; j++) {
+    for (var j = min(candidates_found, params.width); j < params.width; j++) {
       cand_score[out + j] = -3.4e38;
       cand_token[out + j] = -1.0;
     }
