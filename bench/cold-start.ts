@@ -8,7 +8,7 @@
  *   node build/bench/cold-start.js --demo D  (internal) one demo run into D, then its pipeline count
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -56,7 +56,8 @@ async function demoChild(out: string): Promise<void> {
   process.exit(status);
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
+// build/ is a link to the real folder, which import.meta.url names.
+if (realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
   if (process.argv[2] === '--demo') await demoChild(process.argv[3]);
   else {
     const result = measureColdStart();

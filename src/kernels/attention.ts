@@ -20,7 +20,7 @@ import { dropoutParams, WGSL_DROPOUT } from './dropout.js';
  *   every lane loads every key and value element itself (2 loads per FMA): ~3.9 GFLOP/s forward at
  *   16 x 128 tokens, hidden 768, 12 heads.
  * - 'subgroup' (default where the subgroups feature has one fixed size S): a subgroup owns R * S
- *   rows of one (batch, head), R per lane (R = 4, or 2 for sequences of at most 2S tokens). For each key (query, in the dk/dv pass) the S lanes load
+ *   rows of one (batch, head), R per lane (R = 2). For each key (query, in the dk/dv pass) the S lanes load
  *   the head-sized K and V rows once between them, lane l taking chunks l, l + S, ... (a chunk is
  *   one element, or four as a vec4f when 4 divides the head size), and share them with
  *   subgroupBroadcast, so a loaded element feeds S * R rows instead of one. The mask and
@@ -48,11 +48,14 @@ export function chooseAttentionVariant(subgroupSize: number): AttentionVariant {
 }
 
 /**
- * Most query (or key) rows per lane in the subgroup version. Measured forward / backward at 16 x 128
+ * Query (or key) rows per lane in the subgroup version. Measured forward / backward at 16 x 128
  * tokens, 12 heads of 64: 1 row 10.8 / 12.4 GFLOP/s, 2 rows 16.1 / 15.2, 4 rows 25.3 / 18.8, 8 rows 22.3 / 16.7.
+ * Two, not four: lavapipe's LLVM compile grows much faster than the rows (cold, head 32, on a loaded
+ * 2-core machine: forward 4.5 s at 2 rows against 16 s at 4, backward query 8.5 s against 35 s, key
+ * 8.6 s against 24 s), paid by every fresh shader cache, while attention is under 1 % of a seed step's
+ * FLOPs at 32 tokens and a few percent at 128.
  */
-const MAX_ROWS_PER_LANE = 4;
-const SHORT_ROWS_PER_LANE = 2;
+const ROWS_PER_LANE = 2;
 
 export interface AttentionDims {
   batch: number;
@@ -471,9 +474,8 @@ function plan(gpu: Gpu, dims: AttentionDims) {
   const { batch, heads, seq, headDim } = dims;
   if (attentionVariant(gpu) === 'subgroup') {
     const s = fixedSubgroupSize(gpu);
-    // Two length buckets, not one kernel per rows-per-lane count: each is a shader compile (seconds
-    // on lavapipe, paid again by every fresh cache), and the rows a short sequence leaves idle cost little.
-    const r = Math.ceil(seq / s) <= SHORT_ROWS_PER_LANE ? SHORT_ROWS_PER_LANE : MAX_ROWS_PER_LANE;
+    // One rows-per-lane count for every length: each count is another set of shader compiles.
+    const r = ROWS_PER_LANE;
     const key = `${headDim}:${s}:${r}`;
     const layout = subgroupLayout(headDim, s, r);
     return {
