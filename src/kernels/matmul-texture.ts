@@ -15,7 +15,7 @@ import { separateEpilogue, storeWgsl, type MatmulEpilogue, type MatmulOptions, t
  * [N, K], read natively. A stored [K, M] is copied and then transposed texture to texture
  * (reading it natively ran 2-3x slower). Anything else is packed by a kernel, zero-padded.
  *
- * One workgroup is one subgroup of S lanes and owns a TILE_ROWS x 4S output tile: lane l
+ * One workgroup is one subgroup of S lanes and owns a tile of R rows x 4S columns: lane l
  * accumulates four columns (one B texel per k-step) for every row. Per block of 4S k-steps lane l
  * loads the texel of k-steps kb + 4l .. +3 of every row of A, and subgroupShuffle hands every
  * lane the ones it needs. Workgroups walk ROW_GROUP row blocks down each column strip before
@@ -24,7 +24,17 @@ import { separateEpilogue, storeWgsl, type MatmulEpilogue, type MatmulOptions, t
  * A texels and B k-steps past K read as zero.
  */
 
+/**
+ * Rows per tile: 32, or 20 where that pads M much less (a decoding step's 100 rows: 100 instead
+ * of 128 computed). A smaller tile does fewer FMAs per B load, so 32 stays the default.
+ */
 const TILE_ROWS = 32;
+const SMALL_TILE_ROWS = 20;
+
+function tileRowsFor(m: number): number {
+  const padded = (rows: number) => Math.ceil(m / rows) * rows;
+  return padded(SMALL_TILE_ROWS) < 0.9 * padded(TILE_ROWS) ? SMALL_TILE_ROWS : TILE_ROWS;
+}
 const ROW_GROUP = 8;
 const TEXEL_MASK = `${(1 << TEXTURE_WIDTH_SHIFT) - 1}u`;
 
@@ -63,7 +73,7 @@ function layoutFor(shape: MatmulShape): TextureLayout {
 }
 
 function dispatchSize(shape: MatmulShape, s: number): [number, number, number] {
-  const rowBlocks = Math.ceil(shape.m / TILE_ROWS);
+  const rowBlocks = Math.ceil(shape.m / tileRowsFor(shape.m));
   return [ROW_GROUP * Math.ceil(shape.n / (4 * s)), Math.ceil(rowBlocks / ROW_GROUP), shape.batch];
 }
 
@@ -175,10 +185,10 @@ const COMPONENTS = ['x', 'y', 'z', 'w'];
  * the unrolled block instead of an unmasked one plus a masked one for the last halves the kernel
  * lavapipe compiles (seconds of LLVM per copy), and the selects cost little beside the FMAs.
  */
-function blockWgsl(transB: boolean, s: number): string {
+function blockWgsl(transB: boolean, s: number, tileRows: number): string {
   const lines: string[] = [];
   lines.push('    let a_live = kb / 4u + lane < params.a_row;');
-  for (const i of range(TILE_ROWS)) lines.push(`    let al${i} = select(vec4f(0.0), texel(ta, a_first + ${i}u * params.a_row + kb / 4u), a_live);`);
+  for (const i of range(tileRows)) lines.push(`    let al${i} = select(vec4f(0.0), texel(ta, a_first + ${i}u * params.a_row + kb / 4u), a_live);`);
   lines.push(`    for (var t = 0u; t < ${s}u; t++) {`, '      let kq = kb + t * 4u;');
   const bLoad = (index: string, live: string) => `select(vec4f(0.0), texel(tb, ${index}), ${live})`;
   if (transB) {
@@ -190,7 +200,7 @@ function blockWgsl(transB: boolean, s: number): string {
     lines.push('      let bi = b_first + kq * params.b_row;');
     for (const c of range(4)) lines.push(`      let b${c} = ${bLoad(`bi + ${c}u * params.b_row`, `kq + ${c}u < params.k`)};`);
   }
-  for (const i of range(TILE_ROWS)) {
+  for (const i of range(tileRows)) {
     const fmas = COMPONENTS.map((c, q) => `acc${i} = fma(vec4f(av.${c}), b${q}, acc${i});`).join(' ');
     lines.push(`      { let av = subgroupShuffle(al${i}, t); ${fmas} }`);
   }
@@ -201,9 +211,9 @@ function blockWgsl(transB: boolean, s: number): string {
 /** The kernel stores the plain product: a fused bias or GELU would be compiled into each of these large kernels. */
 const PLAIN: MatmulOptions = { transA: false, transB: false, bias: false, activation: 'none' };
 
-function matmulWgsl(transB: boolean, s: number): string {
+function matmulWgsl(transB: boolean, s: number, tileRows: number): string {
   const v = PLAIN;
-  const rows = range(TILE_ROWS);
+  const rows = range(tileRows);
   const bFirst = transB ? 'b_batch + c4 * 4u * params.b_row' : 'b_batch + c4';
   const store = (i: number) => COMPONENTS.map((c, q) => `  { let row = row0 + ${i}u; let col = c4 * 4u + ${q}u;
     if (row < params.m && col < params.n) { ${storeWgsl(v, `acc${i}.${c}`)} } }`).join('\n');
@@ -224,7 +234,7 @@ fn texel(t: texture_storage_2d<rgba32float, read>, i: u32) -> vec4f {
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(subgroup_invocation_id) lane: u32) {
   let rb = wg.y * ${ROW_GROUP}u + wg.x % ${ROW_GROUP}u;
   if (rb >= params.row_blocks) { return; }
-  let row0 = rb * ${TILE_ROWS}u;
+  let row0 = rb * ${tileRows}u;
   let c4 = (wg.x / ${ROW_GROUP}u) * ${s}u + lane;
   let a_batch = wg.z * params.a_texels;
   let b_batch = wg.z * params.b_texels;
@@ -233,7 +243,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(subgroup_invocation_id) lane:
   let c_base = wg.z * params.stride_c;
 ${rows.map((i) => `  var acc${i} = vec4f(0.0);`).join('\n')}
   for (var kb = 0u; kb < params.k; kb += ${4 * s}u) {
-${blockWgsl(transB, s)}
+${blockWgsl(transB, s, tileRows)}
   }
 ${rows.map(store).join('\n')}
 }`;
@@ -255,17 +265,18 @@ export function textureMatmul(gpu: Gpu, a: PooledBuffer, b: PooledBuffer, out: P
   else if (layout.transposeA) ta = transposedA(gpu, a, shape, layout.aRow);
   else ta = pack(gpu, a, 'matmul.a', m, k, v.transA, batch, layout.aRow);
   const tb = layout.copyB ? copied(gpu, b, 'matmul.b', layout.bTexels) : pack(gpu, b, 'matmul.b', k, n, v.transB, batch, layout.bRow);
-  const key = `${layout.transB}${s}`;
+  const tileRows = tileRowsFor(m);
+  const key = `${layout.transB} ${s} ${tileRows}`;
   let wgsl = sources.get(key);
   if (wgsl === undefined) {
-    wgsl = matmulWgsl(layout.transB, s);
+    wgsl = matmulWgsl(layout.transB, s, tileRows);
     sources.set(key, wgsl);
   }
   const kernel = gpu.kernel({ name: 'matmul-texture', wgsl });
   const params = {
     m, n, k, a_row: layout.aRow, b_row: layout.bRow,
     a_texels: layout.aTexels / batch, b_texels: layout.bTexels / batch,
-    stride_c: m * n, row_blocks: Math.ceil(m / TILE_ROWS),
+    stride_c: m * n, row_blocks: Math.ceil(m / tileRows),
   };
   // With GELU the product goes to the pre-activation buffer, and the epilogue writes `out`.
   const gelu = epilogue.activation === 'gelu';

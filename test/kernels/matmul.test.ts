@@ -58,6 +58,7 @@ test('the per-adapter default is a version this adapter runs', () => {
 // A stored [K, M] texture to texture when M is a multiple of 4, and packs the rest; its k blocks
 // are 32 steps, the last one masked. The last four shapes take the copy and transpose paths:
 // M past one group of 16 row blocks, N not a multiple of the 32-column strip, K with a tail.
+// The texture version tiles 20 rows where that pads M much less than 32 (every m here but 64 and 548, which take 32).
 const SHAPES: [number, number, number, number][] = [
   [1, 1, 1, 1], [1, 7, 13, 5], [1, 129, 65, 33], [3, 17, 9, 31], [1, 1, 300, 1], [1, 33, 1, 70],
   [1, 131, 37, 67], [2, 20, 19, 130], [2, 64, 128, 96], [1, 548, 96, 44], [2, 36, 32, 20], [1, 40, 52, 24],
