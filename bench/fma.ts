@@ -1,10 +1,10 @@
 /**
  * The adapter's arithmetic ceiling: kernels that do nothing but FMAs on independent vec4
- * accumulator chains, no loads in the loop. How many chains fill the FMA units without spilling
- * registers depends on the CPU under lavapipe (8 chains are 32 vector registers: they fit AVX-512's
- * 32, not AVX2's 16, and spilling made this Xeon's 8-chain figure lower than our own matmul's), so
- * several counts run and the fastest is the ceiling. Measured in the same run as the figures it is
- * compared with, since this machine's speed drifts between runs.
+ * accumulator chains, no loads in the loop. How many chains keep the FMA units busy depends on the
+ * CPU under lavapipe (latency, registers), and on this workplace's Xeon the 8-chain kernel alone
+ * measured less than our matmul's inner loop reaches, so several counts run and the fastest is
+ * the ceiling. Measured in the same run as the figures it is compared with, since this machine's
+ * speed drifts between runs.
  */
 import { activeGpu } from '../src/autograd/engine.js';
 import { median } from './stats.js';
