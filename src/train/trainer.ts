@@ -96,6 +96,8 @@ function stepSeed(seed: number, step: number): number {
  */
 export async function train(run: TrainRun): Promise<TrainResult> {
   const { model, tokenizer, options, events, output } = run;
+  // Checkpoints and the optimizer's slots are in TensorFlow's layout; an inference model's kernels are not.
+  if (model.transposedKernels) throw new Error('train needs a model in TensorFlow\'s layout, not one converted for inference');
   const batcher = new PairBatcher(run.groups, {
     batchSize: options.batchSize,
     seed: options.seed,

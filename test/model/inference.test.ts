@@ -7,6 +7,7 @@ import { parseBertConfig } from '../../src/model/config.js';
 import { convertForInference, inferenceModel } from '../../src/model/inference.js';
 import { randomWeightArrays, uploadWeights } from '../../src/model/parameters.js';
 import { runnableMatmulVariants, setMatmulVariant } from '../../src/kernels/matmul.js';
+import { train, type TrainRun } from '../../src/train/trainer.js';
 import { assertClose } from '../support/compare.js';
 import { testGpu } from '../support/engine.js';
 
@@ -76,6 +77,13 @@ test('convertForInference gives the same outputs and holds no second copy of the
   assert.is(gpu.pool.snapshot().bytesInUse, before);
   assertClose((await outputs(converted)).logits, expected.logits, 'logits', { rtol: 1e-5, atol: 1e-6 });
   assert.is(convertForInference(converted), converted);
+  let refusal = '';
+  try {
+    await train({ model: converted } as unknown as TrainRun);
+  } catch (error) {
+    refusal = (error as Error).message;
+  }
+  assert.match(refusal, /TensorFlow's layout/, 'train refuses a converted model');
   releaseAll(converted);
 });
 
