@@ -40,6 +40,12 @@ export interface TorchGenerate {
   cached: { inputs: number; seconds: number; tokens: number }[];
 }
 
+/** The generation bench's vocabulary: the four special tokens, then CJK characters up to the config's size. */
+export function benchTokenizer(spec: ModelConfigSpec): { characters: string[]; tokenizer: Tokenizer } {
+  const characters = Array.from({ length: spec.vocab - 4 }, (_, i) => String.fromCodePoint(0x4e00 + i));
+  return { characters, tokenizer: new Tokenizer(buildVocab(['[PAD]', '[UNK]', '[CLS]', '[SEP]', ...characters]).vocab) };
+}
+
 /** `count` texts of sourceTokens - 2 random CJK characters, all in the vocabulary. */
 export function benchTexts(count: number, characters: string[]): string[] {
   let state = 99;
@@ -53,8 +59,7 @@ export async function benchGenerate(spec: ModelConfigSpec = SEED, inputCounts = 
   const random = randomModel(spec);
   // As `simbert generate` loads it: dense kernels in the inference layout (src/model/inference.ts).
   const model = convertForInference(random.model);
-  const characters = Array.from({ length: spec.vocab - 4 }, (_, i) => String.fromCodePoint(0x4e00 + i));
-  const tokenizer = new Tokenizer(buildVocab(['[PAD]', '[UNK]', '[CLS]', '[SEP]', ...characters]).vocab);
+  const { characters, tokenizer } = benchTokenizer(spec);
   const options: GenerateOptions = {
     mode: 'sample', n: GENERATE_WORK.n, k: GENERATE_WORK.k, topk: GENERATE_WORK.topk, topp: 1, temperature: 1, maxlen: GENERATE_WORK.maxlen,
     minLen: 0, seed: 1, beam: 1, lengthPenalty: 0, noRepeatNgram: 0,
