@@ -107,6 +107,12 @@ export class Gpu {
   private readonly lostSignal: Promise<never>;
   /** GPU time per kernel, when the device was opened with profileKernels. */
   readonly profiler: KernelProfiler | null;
+  /**
+   * A small buffer for a read-only binding that a uniform flag tells the kernel not to read
+   * (WebGPU wants every binding bound, and forbids binding one buffer writable and read-only at
+   * once). It holds NaNs, so that a kernel reading it anyway shows in its output.
+   */
+  readonly unreadBinding: PooledBuffer;
 
   private constructor(
     readonly device: GPUDevice,
@@ -119,6 +125,8 @@ export class Gpu {
     this.profiler = profileKernels ? new KernelProfiler(device) : null;
     this.pool = new BufferPool(device, memoryLimit, () => this.submit());
     this.textures = new ScratchTextures(device, this.pool);
+    this.unreadBinding = this.pool.acquire(16, 'unread binding');
+    this.write(this.unreadBinding, new Float32Array(4).fill(NaN));
     device.addEventListener('uncapturederror', (event) => {
       const message = (event as GPUUncapturedErrorEvent).error.message;
       this.deviceError ??= message;

@@ -2,7 +2,8 @@ import type { Gpu } from '../gpu/device.js';
 import type { PooledBuffer } from '../gpu/pool.js';
 import { TEXTURE_WIDTH_SHIFT, type ScratchTexture } from '../gpu/textures.js';
 import { FLAT_INDEX, grid1d } from './common.js';
-import { separateEpilogue, storeWgsl, type MatmulEpilogue, type MatmulOptions, type MatmulShape } from './matmul-epilogue.js';
+import { gelu } from './elementwise.js';
+import type { MatmulEpilogue, MatmulOptions, MatmulShape } from './matmul-epilogue.js';
 
 /**
  * Matmul for software adapters with subgroups, reading its operands from storage textures.
@@ -208,23 +209,20 @@ function blockWgsl(transB: boolean, s: number, tileRows: number): string {
   return lines.join('\n');
 }
 
-/** The kernel stores the plain product: a fused bias or GELU would be compiled into each of these large kernels. */
-const PLAIN: MatmulOptions = { transA: false, transB: false, bias: false, activation: 'none' };
-
 function matmulWgsl(transB: boolean, s: number, tileRows: number): string {
-  const v = PLAIN;
   const rows = range(tileRows);
   const bFirst = transB ? 'b_batch + c4 * 4u * params.b_row' : 'b_batch + c4';
   const store = (i: number) => COMPONENTS.map((c, q) => `  { let row = row0 + ${i}u; let col = c4 * 4u + ${q}u;
-    if (row < params.m && col < params.n) { ${storeWgsl(v, `acc${i}.${c}`)} } }`).join('\n');
+    if (row < params.m && col < params.n) { out[c_base + row * params.n + col] = acc${i}.${c}; } }`).join('\n');
   // The early return depends on the workgroup only: a workgroup is one subgroup, so it is uniform there.
   return /* wgsl */ `enable subgroups;
 diagnostic(off, subgroup_uniformity);
-struct Params { m: u32, n: u32, k: u32, a_row: u32, b_row: u32, a_texels: u32, b_texels: u32, stride_c: u32, row_blocks: u32 }
+struct Params { m: u32, n: u32, k: u32, a_row: u32, b_row: u32, a_texels: u32, b_texels: u32, stride_c: u32, row_blocks: u32, has_bias: u32 }
 @group(0) @binding(0) var ta: texture_storage_2d<rgba32float, read>;
 @group(0) @binding(1) var tb: texture_storage_2d<rgba32float, read>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
+@group(0) @binding(4) var<storage, read> bias: array<f32>;
 
 fn texel(t: texture_storage_2d<rgba32float, read>, i: u32) -> vec4f {
   return textureLoad(t, ${texelCoords('i')});
@@ -245,6 +243,15 @@ ${rows.map((i) => `  var acc${i} = vec4f(0.0);`).join('\n')}
   for (var kb = 0u; kb < params.k; kb += ${4 * s}u) {
 ${blockWgsl(transB, s, tileRows)}
   }
+  // The lane's four columns take the same bias in every row: four loads per lane and tile.
+  var bias4 = vec4f(0.0);
+  if (params.has_bias != 0u) {
+    for (var q = 0u; q < 4u; q++) {
+      let col = c4 * 4u + q;
+      if (col < params.n) { bias4[q] = bias[col]; }
+    }
+  }
+${rows.map((i) => `  acc${i} += bias4;`).join('\n')}
 ${rows.map(store).join('\n')}
 }`;
 }
@@ -252,10 +259,11 @@ ${rows.map(store).join('\n')}
 const sources = new Map<string, string>();
 
 /**
- * Records out = epilogue(opA(a) @ opB(b)); the caller has checked textureMatmulFits. The product
- * is stored plain and the epilogue (bias, GELU) runs as a second, memory-bound pass: one large
- * kernel per layout instead of one per epilogue, which keeps cold shader compiles few (the
- * fused GELU store was the slowest of them to compile) for a pass costing ~1 % of the matmul.
+ * Records out = epilogue(opA(a) @ opB(b)); the caller has checked textureMatmulFits. The kernel
+ * adds the bias itself, switched by a uniform (the epilogue compiled in would make one large
+ * kernel per epilogue and layout, each seconds of cold LLVM compile on lavapipe); GELU runs as a
+ * second, memory-bound pass over the stored pre-activation (the fused GELU store was the slowest
+ * of all to compile: GELU inlined for every accumulator).
  */
 export function textureMatmul(gpu: Gpu, a: PooledBuffer, b: PooledBuffer, out: PooledBuffer, shape: MatmulShape, v: MatmulOptions, epilogue: MatmulEpilogue, s: number): void {
   const { batch, m, k, n } = shape;
@@ -276,11 +284,11 @@ export function textureMatmul(gpu: Gpu, a: PooledBuffer, b: PooledBuffer, out: P
   const params = {
     m, n, k, a_row: layout.aRow, b_row: layout.bRow,
     a_texels: layout.aTexels / batch, b_texels: layout.bTexels / batch,
-    stride_c: m * n, row_blocks: Math.ceil(m / tileRows),
+    stride_c: m * n, row_blocks: Math.ceil(m / tileRows), has_bias: epilogue.bias ? 1 : 0,
   };
-  // With GELU the product goes to the pre-activation buffer, and the epilogue writes `out`.
-  const gelu = epilogue.activation === 'gelu';
-  const product = gelu ? epilogue.preActivation! : out;
-  gpu.dispatch(kernel, { ta, tb, out: product, params }, dispatchSize(shape, s));
-  separateEpilogue(gpu, product, batch * m * n, n, epilogue, gelu ? out : undefined);
+  // With GELU the biased product goes to the pre-activation buffer, and GELU of it to `out`.
+  const activate = epilogue.activation === 'gelu';
+  const product = activate ? epilogue.preActivation! : out;
+  gpu.dispatch(kernel, { ta, tb, out: product, bias: epilogue.bias ?? gpu.unreadBinding, params }, dispatchSize(shape, s));
+  if (activate) gelu(gpu, product, out, batch * m * n);
 }
