@@ -23,6 +23,11 @@ export class Tensor {
   grad: Tensor | null = null;
   /** Set by the tape for tensors produced by a recorded op; leaves have none. */
   producedByOp = false;
+  /**
+   * The contents never change while the tensor lives (an inference-only model's weights), so
+   * kernels may keep copies of it in other forms across uses. Set by whoever owns it.
+   */
+  constant = false;
   private storage: PooledBuffer | null;
 
   constructor(

@@ -90,7 +90,7 @@ export async function beamSearch(model: SimBert, sources: readonly (readonly num
       if (next.length === 0) break;
       // Row r of the next step continues parent row parents[r] of this one: its cache moves with it.
       if (t > 0) decoder.reorder(parents);
-      const hidden = decoder.step(next, t);
+      const hidden = decoder.step(next.map((row) => [row]), t);
       logits = decoder.logits(hidden, 0, next.length);
       hidden.release();
     }

@@ -104,18 +104,29 @@ export class KvDecoder {
 
   /**
    * Feeds each row's token as generated token `t` (position srcLen + t, segment 1), writing its
-   * keys and values to slot row t, and returns the last layer's hidden states [rows, hidden].
+   * keys and values to slot row t, and returns the last layer's hidden states [groups, hidden].
+   * The rows of one group continue the same input with the same generated tokens (this step's
+   * included), so their caches hold the same keys: the group is computed once, from its first
+   * row's cache, and its keys and values are written to every member's slot.
    */
-  step(rows: readonly StepRow[], t: number): Tensor {
+  step(groups: readonly (readonly StepRow[])[], t: number): Tensor {
     const { model } = this;
     if (t < 0 || t >= this.maxGen) throw new Error(`decoder step ${t} is outside the cache of ${this.maxGen} tokens`);
+    const rows = groups.flat();
     const page = this.pageOf(rows[0].slot);
     if (rows.some((row) => this.pageOf(row.slot) !== page)) throw new Error('the rows of a decoder step must share a cache page');
+    if (groups.some((group) => group.length === 0 || group.some((row) => row.input !== group[0].input || row.token !== group[0].token))) {
+      throw new Error('a decoder step group must be rows of one input feeding one token');
+    }
+    const firsts = groups.map((group) => group[0]);
+    const shared = rows.length > groups.length;
+    const groupOfRow = groups.flatMap((group, g) => group.map(() => g));
     return noGrad(() => scope(() => {
       const local = (row: StepRow) => row.slot - page * this.pageSlots;
-      const cached: CachedRow[] = rows.map((row) => ({ srcStart: this.srcStarts[row.input], srcLen: this.srcLens[row.input], genStart: local(row) * this.maxGen }));
+      const cached: CachedRow[] = firsts.map((row) => ({ srcStart: this.srcStarts[row.input], srcLen: this.srcLens[row.input], genStart: local(row) * this.maxGen }));
       const targets = rows.map((row) => local(row) * this.maxGen + t);
-      let x = model.embed(rows.map((row) => row.token), rows.map((row) => this.srcLens[row.input] + t), rows.map(() => 1), [rows.length]);
+      const toEveryRow = (x: Tensor) => (shared ? embedding(x, groupOfRow, [rows.length]) : x);
+      let x = model.embed(firsts.map((row) => row.token), firsts.map((row) => this.srcLens[row.input] + t), firsts.map(() => 1), [firsts.length]);
       for (let layer = 0; layer < model.config.numHiddenLayers; layer++) {
         const cache: LayerCache = {
           srcK: this.srcK[layer],
@@ -124,8 +135,8 @@ export class KvDecoder {
           genV: this.genV[layer][page].view([this.genV[layer][page].shape[0] * this.maxGen, this.hidden]),
         };
         const { q, k, v } = model.queryKeyValue(layer, x);
-        scatterRows(k, cache.genK, targets);
-        scatterRows(v, cache.genV, targets);
+        scatterRows(toEveryRow(k), cache.genK, targets);
+        scatterRows(toEveryRow(v), cache.genV, targets);
         x = model.layerOutput(layer, x, cachedAttention(q, cache, cached, model.config.numAttentionHeads, t + 1));
       }
       return x;

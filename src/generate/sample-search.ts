@@ -94,6 +94,28 @@ export async function sampleSequences(model: SimBert, sources: readonly (readonl
   return results;
 }
 
+/**
+ * Rows that continue one input with the same generated tokens, in order of first appearance, and
+ * each row's group. With top-k sampling many of an input's n rows draw the same first tokens; such
+ * rows compute the same hidden states and logits, so the decoder runs each group once.
+ */
+function sameHistories(rows: readonly LiveRow[]): { groups: LiveRow[][]; groupOfRow: number[] } {
+  const index = new Map<string, number>();
+  const groups: LiveRow[][] = [];
+  const groupOfRow = rows.map((row) => {
+    const key = `${row.input}:${row.ids.join(',')}`;
+    let g = index.get(key);
+    if (g === undefined) {
+      g = groups.length;
+      index.set(key, g);
+      groups.push([]);
+    }
+    groups[g].push(row);
+    return g;
+  });
+  return { groups, groupOfRow };
+}
+
 /** The token each live row draws as its generated token t: logits from the prefill at t = 0, else from feeding token t - 1. */
 async function drawStep(
   decoder: KvDecoder, first: Tensor, live: readonly LiveRow[], t: number, options: SampleOptions, sourceNgrams: (Map<string, Set<number>> | null)[],
@@ -111,9 +133,15 @@ async function drawStep(
     if (t === 0) {
       logits = noGrad(() => embedding(first, rows.map((row) => row.input), [rows.length]));
     } else {
-      const hidden = decoder.step(rows, t - 1);
-      logits = decoder.logits(hidden, 0, rows.length);
+      const { groups, groupOfRow } = sameHistories(rows);
+      const hidden = decoder.step(groups, t - 1);
+      const groupLogits = decoder.logits(hidden, 0, groups.length);
       hidden.release();
+      if (groups.length === rows.length) logits = groupLogits;
+      else {
+        logits = noGrad(() => embedding(groupLogits, groupOfRow, [rows.length]));
+        groupLogits.release();
+      }
     }
     const bans = rows.flatMap((row, r) => bannedTokens(row.ids, options, sourceNgrams[row.input]).map((token) => [r, token] as const));
     banTokens(logits, bans);

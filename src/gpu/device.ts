@@ -123,7 +123,7 @@ export class Gpu {
     profileKernels: boolean,
   ) {
     this.profiler = profileKernels ? new KernelProfiler(device) : null;
-    this.pool = new BufferPool(device, memoryLimit, () => this.submit());
+    this.pool = new BufferPool(device, memoryLimit, () => this.submit(), () => this.textures.dropAllResidents());
     this.textures = new ScratchTextures(device, this.pool);
     this.unreadBinding = this.pool.acquire(16, 'unread binding');
     this.write(this.unreadBinding, new Float32Array(4).fill(NaN));
@@ -242,6 +242,7 @@ export class Gpu {
   }
 
   release(buffer: PooledBuffer): void {
+    this.textures.dropResident(buffer.id);
     this.pool.release(buffer);
   }
 
@@ -298,6 +299,20 @@ export class Gpu {
         [rest, 1],
       );
     }
+  }
+
+  /**
+   * A texture holding the first `texels` texels of `source` (as copyToTexture lays them out), kept
+   * across uses for a buffer whose contents never change while it lives (an inference model's
+   * weights): the copy is recorded at the first request only. Null when the memory cap has no
+   * room; the copy then goes where the caller copies per use.
+   */
+  residentTexture(source: PooledBuffer, texels: number): ScratchTexture | null {
+    const resident = this.textures.residentOf(source.id);
+    if (resident && resident.texels >= texels) return resident;
+    const made = this.textures.makeResident(source.id, texels, source.label);
+    if (made) this.copyToTexture(source, made, texels);
+    return made;
   }
 
   /** Submits everything recorded so far as one command buffer. */

@@ -62,11 +62,15 @@ export class BufferPool {
   /**
    * @param requestSubmit called under memory pressure when released buffers wait for a
    *   submission; it must submit the recorded work (which calls `onSubmit`).
+   * @param dropOptional called when even that leaves too little room: it may give up reserved
+   *   memory that is only a speed-up (resident textures, freed at the next submission) and says
+   *   whether it did.
    */
   constructor(
     private readonly device: GPUDevice,
     readonly capBytes: number,
     private readonly requestSubmit: () => void,
+    private readonly dropOptional: () => boolean = () => false,
   ) {
     if (!(capBytes > 0)) throw new Error(`memory limit must be positive, got ${capBytes}`);
   }
@@ -116,6 +120,11 @@ export class BufferPool {
     this.stats.bytesInUse += byteLength;
     this.stats.peakBytesInUse = Math.max(this.stats.peakBytesInUse, this.stats.bytesInUse);
     this.stats.peakBytesHeld = Math.max(this.stats.peakBytesHeld, this.stats.bytesHeld);
+  }
+
+  /** Whether `byteLength` more bytes fit under the cap beside what is in use (free buffers can be trimmed). */
+  hasRoomFor(byteLength: number): boolean {
+    return this.stats.bytesInUse + byteLength <= this.capBytes;
   }
 
   unreserve(label: string): void {
@@ -173,6 +182,11 @@ export class BufferPool {
     this.trim();
     if (this.stats.bytesHeld + capacity <= this.capBytes) return;
     if (this.pending.length > 0) {
+      this.requestSubmit();
+      this.trim();
+      if (this.stats.bytesHeld + capacity <= this.capBytes) return;
+    }
+    if (this.dropOptional()) {
       this.requestSubmit();
       this.trim();
       if (this.stats.bytesHeld + capacity <= this.capBytes) return;

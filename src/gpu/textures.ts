@@ -31,6 +31,9 @@ function rowClass(rows: number): number {
  */
 export class ScratchTextures {
   private readonly slots = new Map<string, ScratchTexture>();
+  /** Resident copies of unchanging buffers, by the buffer's pool id (see Gpu.residentTexture). */
+  private readonly residents = new Map<number, ScratchTexture>();
+  private residentsAllowed = true;
   private retired: ScratchTexture[] = [];
 
   constructor(
@@ -68,6 +71,56 @@ export class ScratchTextures {
     return scratch;
   }
 
+  /**
+   * A new texture of at least `texels` texels to hold a copy of the buffer with pool id `bufferId`
+   * for as long as that buffer lives, or null: when residents are no longer made (memory ran
+   * short once while they held some) or the cap has no free room. The caller records the copy.
+   */
+  makeResident(bufferId: number, texels: number, bufferLabel: string): ScratchTexture | null {
+    if (!this.residentsAllowed) return null;
+    this.dropResident(bufferId);
+    const rows = Math.max(1, Math.ceil(texels / TEXTURE_WIDTH));
+    if (rows > this.device.limits.maxTextureDimension2D) return null;
+    const label = `resident texture of '${bufferLabel}' #${bufferId}`;
+    const bytes = rows * TEXTURE_WIDTH * TEXEL_BYTES;
+    // Only into free room: never at the cost of other residents or of a failed allocation later.
+    if (!this.pool.hasRoomFor(bytes)) return null;
+    this.pool.reserve(label, bytes);
+    const texture = this.device.createTexture({
+      size: [TEXTURE_WIDTH, rows],
+      format: TEXTURE_FORMAT,
+      usage: GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.COPY_DST,
+      label,
+    });
+    const resident: ScratchTexture = { texture, view: texture.createView(), texels: rows * TEXTURE_WIDTH, label };
+    this.residents.set(bufferId, resident);
+    return resident;
+  }
+
+  /** The resident copy of a buffer, if it has one. */
+  residentOf(bufferId: number): ScratchTexture | undefined {
+    return this.residents.get(bufferId);
+  }
+
+  /** The buffer is going back to the pool: its resident copy goes after the next submission. */
+  dropResident(bufferId: number): void {
+    const resident = this.residents.get(bufferId);
+    if (resident === undefined) return;
+    this.residents.delete(bufferId);
+    this.retired.push(resident);
+  }
+
+  /**
+   * Memory is short: every resident copy goes after the next submission, and no more are made
+   * (matmuls copy per use again). Returns whether there was any.
+   */
+  dropAllResidents(): boolean {
+    if (this.residents.size === 0) return false;
+    this.residentsAllowed = false;
+    for (const id of [...this.residents.keys()]) this.dropResident(id);
+    return true;
+  }
+
   /** Recorded work has been submitted: replaced textures can go. */
   onSubmit(): void {
     for (const old of this.retired) this.free(old);
@@ -76,8 +129,9 @@ export class ScratchTextures {
 
   destroy(): void {
     this.onSubmit();
-    for (const scratch of this.slots.values()) this.free(scratch);
+    for (const scratch of [...this.slots.values(), ...this.residents.values()]) this.free(scratch);
     this.slots.clear();
+    this.residents.clear();
   }
 
   private free(scratch: ScratchTexture): void {

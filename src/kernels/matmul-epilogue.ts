@@ -12,6 +12,8 @@ export interface MatmulShape {
   n: number;
   transA?: boolean;
   transB?: boolean;
+  /** b never changes while its buffer lives (an inference model's weight): a copy of it may be kept across uses. */
+  constantB?: boolean;
 }
 
 export interface MatmulEpilogue {

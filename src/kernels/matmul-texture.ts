@@ -272,7 +272,9 @@ export function textureMatmul(gpu: Gpu, a: PooledBuffer, b: PooledBuffer, out: P
   if (layout.copyA) ta = copied(gpu, a, 'matmul.a', layout.aTexels);
   else if (layout.transposeA) ta = transposedA(gpu, a, shape, layout.aRow);
   else ta = pack(gpu, a, 'matmul.a', m, k, v.transA, batch, layout.aRow);
-  const tb = layout.copyB ? copied(gpu, b, 'matmul.b', layout.bTexels) : pack(gpu, b, 'matmul.b', k, n, v.transB, batch, layout.bRow);
+  let tb: ScratchTexture;
+  if (!layout.copyB) tb = pack(gpu, b, 'matmul.b', k, n, v.transB, batch, layout.bRow);
+  else tb = (shape.constantB ? gpu.residentTexture(b, layout.bTexels) : null) ?? copied(gpu, b, 'matmul.b', layout.bTexels);
   const tileRows = tileRowsFor(m);
   const key = `${layout.transB} ${s} ${tileRows}`;
   let wgsl = sources.get(key);

@@ -82,7 +82,7 @@ for (const [lengths, perSource, pageSlots] of [[[1], 1, 0], [[5, 11, 2], 3, 0], 
       for (let start = 0; start < live.length;) {
         let end = start;
         while (end < live.length && decoder.pageOf(live[end].slot) === decoder.pageOf(live[start].slot)) end++;
-        const hidden = decoder.step(live.slice(start, end).map((row) => ({ input: row.input, slot: row.slot, token: row.gen[t] })), t);
+        const hidden = decoder.step(live.slice(start, end).map((row) => [{ input: row.input, slot: row.slot, token: row.gen[t] }]), t);
         const logits = decoder.logits(hidden, 0, end - start);
         hidden.release();
         cached.set(await logits.toArray(), start * VOCAB);
@@ -95,6 +95,40 @@ for (const [lengths, perSource, pageSlots] of [[[1], 1, 0], [[5, 11, 2], 3, 0], 
     decoder.release();
   });
 }
+
+test('rows sharing a history run once per group, and the cache of every member continues exactly: logits within 1e-4 of full recomputation as the groups split', async () => {
+  const sources = [source(4, 41), source(9, 42)];
+  const perSource = 6;
+  const slots = sources.length * perSource;
+  const maxGen = 6;
+  const decoder = new KvDecoder(model, sources, slots, maxGen);
+  decoder.prefill().release();
+  // Row j's token at step t depends on j >> (3 - t): one group per source at step 0, then 2, 3 (of 6 rows), 6.
+  const rows = Array.from({ length: slots }, (_, slot) => ({ input: Math.floor(slot / perSource), slot, gen: [] as number[] }));
+  for (let t = 0; t < 5; t++) {
+    for (const row of rows) row.gen.push(4 + ((row.input * 5 + (row.slot % perSource >> Math.max(0, 3 - t)) * 7 + t) % (VOCAB - 4)));
+    const groups = new Map<string, { input: number; slot: number; token: number }[]>();
+    for (const row of rows) {
+      const key = `${row.input}:${row.gen.join(',')}`;
+      if (!groups.has(key)) groups.set(key, []);
+      groups.get(key)!.push({ input: row.input, slot: row.slot, token: row.gen[t] });
+    }
+    if (t === 0) assert.is(groups.size, sources.length);
+    const hidden = decoder.step([...groups.values()], t);
+    assert.equal(hidden.shape, [groups.size, model.config.hiddenSize]);
+    const logits = decoder.logits(hidden, 0, groups.size);
+    hidden.release();
+    const values = await logits.toArray();
+    logits.release();
+    const reference = await fullLogits([...groups.values()].flatMap((group) => group.map((row) => ({ src: sources[row.input], gen: rows[row.slot].gen }))));
+    let r = 0;
+    [...groups.values()].forEach((group, g) => {
+      for (const row of group) assertClose(values.subarray(g * VOCAB, (g + 1) * VOCAB), reference[r++], `step ${t} row ${row.slot}`, { rtol: 1e-4, atol: 1e-4 });
+    });
+  }
+  assert.throws(() => decoder.step([[{ input: 0, slot: 0, token: 5 }, { input: 0, slot: 1, token: 6 }]], 5), /one input feeding one token/);
+  decoder.release();
+});
 
 const GREEDY: SampleOptions = { n: 1, greedy: true, topk: 0, topp: 1, temperature: 1, maxlen: 10, seed: 0, minLen: 0, noRepeatNgram: 0, sepId: SEP, padId: 0 };
 

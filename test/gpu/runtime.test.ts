@@ -11,7 +11,7 @@ import { scope, Tensor } from '../../src/autograd/tensor.js';
 import { adapterPreferenceFromEnv } from '../../src/node/gpu.js';
 import type { Gpu } from '../../src/gpu/device.js';
 import { MemoryLimitError, sizeClass } from '../../src/gpu/pool.js';
-import { TEXTURE_WIDTH } from '../../src/gpu/textures.js';
+import { TEXTURE_WIDTH, type ScratchTexture } from '../../src/gpu/textures.js';
 import { testGpu } from '../support/engine.js';
 import { randomArray } from '../support/random.js';
 
@@ -123,12 +123,8 @@ test('scratch textures count against the cap, grow, and free the old texture onl
   assert.match((error as Error).message, /'texture probe \(\d+ rows\)' needs 128.0 MiB/);
 });
 
-test('a buffer copied into a scratch texture reads back texel for texel', async () => {
-  if (!gpu.readableStorageTextures) {
-    console.log('skipped: this adapter cannot read storage textures in WGSL');
-    return;
-  }
-  const kernel = gpu.kernel({
+function textureProbe() {
+  return gpu.kernel({
     name: 'texture-probe',
     wgsl: `struct Params { texels: u32 }
 @group(0) @binding(0) var src: texture_storage_2d<rgba32float, read>;
@@ -139,6 +135,22 @@ test('a buffer copied into a scratch texture reads back texel for texel', async 
   if (t < params.texels) { dst[t] = textureLoad(src, vec2u(t % ${TEXTURE_WIDTH}u, t / ${TEXTURE_WIDTH}u)); }
 }`,
   });
+}
+
+async function readTexture(texture: ScratchTexture, texels: number): Promise<Float32Array> {
+  const target = gpu.allocate(texels * 16, 'texture readback');
+  gpu.dispatch(textureProbe(), { src: texture, dst: target, params: { texels } }, [Math.ceil(texels / 64)]);
+  const values = new Float32Array(await gpu.read(target));
+  gpu.release(target);
+  return values;
+}
+
+test('a buffer copied into a scratch texture reads back texel for texel', async () => {
+  if (!gpu.readableStorageTextures) {
+    console.log('skipped: this adapter cannot read storage textures in WGSL');
+    return;
+  }
+  const kernel = textureProbe();
   // Past one texture row, ending in a partial one.
   const texels = TEXTURE_WIDTH + 37;
   const data = randomArray(texels * 4, 5);
@@ -153,6 +165,43 @@ test('a buffer copied into a scratch texture reads back texel for texel', async 
   assert.equal(new Float32Array(await gpu.read(target)), data);
   gpu.release(source);
   gpu.release(target);
+});
+
+test('a resident texture is copied once and kept, counts against the cap, and goes with its buffer or when memory runs short', async () => {
+  if (!gpu.readableStorageTextures) {
+    console.log('skipped: this adapter cannot read storage textures in WGSL');
+    return;
+  }
+  gpu.submit();
+  const before = gpu.pool.snapshot().bytesInUse;
+  const texels = TEXTURE_WIDTH + 5;
+  const data = randomArray(texels * 4, 8);
+  const source = gpu.upload(data, 'weights');
+  const resident = gpu.residentTexture(source, texels)!;
+  assert.ok(resident, 'room for a resident copy');
+  assert.equal(await readTexture(resident, texels), data);
+  assert.is(gpu.pool.snapshot().bytesInUse, before + source.capacity + 2 * TEXTURE_WIDTH * 16);
+  // Kept, not copied again: a write the contract forbids shows the old contents.
+  gpu.write(source, new Float32Array(texels * 4));
+  assert.is(gpu.residentTexture(source, texels), resident);
+  assert.equal(await readTexture(resident, texels), data);
+  gpu.release(source);
+  gpu.submit();
+  assert.is(gpu.pool.snapshot().bytesInUse, before, 'released with its buffer');
+
+  // A 64 MiB cap: no resident beside a 40 MiB buffer; a 24 MiB one's, dropped for 20 MiB of activations.
+  const big = gpu.allocate(40 * 1024 * 1024, 'big weights');
+  assert.ok(gpu.residentTexture(big, (40 * 1024 * 1024) / 16) === null, 'no room beside the buffer itself');
+  gpu.release(big);
+  gpu.submit();
+  const medium = gpu.allocate(24 * 1024 * 1024, 'weights');
+  assert.ok(gpu.residentTexture(medium, (24 * 1024 * 1024) / 16), 'room for 24 MiB more');
+  const other = gpu.allocate(20 * 1024 * 1024, 'activations');
+  assert.is(gpu.residentTexture(medium, (24 * 1024 * 1024) / 16), null, 'no more residents once memory ran short');
+  gpu.release(medium);
+  gpu.release(other);
+  gpu.submit();
+  assert.is(gpu.pool.snapshot().bytesInUse, before);
 });
 
 test('dispatches and submissions are counted', async () => {

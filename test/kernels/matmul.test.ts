@@ -187,4 +187,38 @@ test('linear+gelu gradient against float64 reference', async () => {
 });
 
 test.after(() => reportWorst());
+
+test('linear with a constant kernel keeps one copy of it across uses, and a new kernel in its recycled buffer is read anew (every version)', async () => {
+  const gpu = activeGpu();
+  const [m, k, n] = [100, 64, 52];
+  const xs = [randomArray(m * k, 30), randomArray(m * k, 31)];
+  const tolerance = { rtol: 1e-5, atol: 2e-5 * Math.sqrt(k) };
+  await forEachVariant(async (variant) => {
+    for (const transposed of [false, true]) {
+      const shape = { batch: 1, m, k, n, transB: transposed };
+      const kernelShape = transposed ? [n, k] : [k, n];
+      const first = randomArray(k * n, 32);
+      const kernel = Tensor.fromArray(first, kernelShape);
+      kernel.constant = true;
+      for (const [i, x] of xs.entries()) {
+        const tx = Tensor.fromArray(x, [m, k]);
+        const out = linear(tx, kernel, undefined, 'none', transposed);
+        assertClose(await out.toArray(), ref.matmul(x, first, shape), `use ${i} (${variant}${transposed ? ', transposed' : ''})`, tolerance);
+        for (const t of [tx, out]) t.release();
+      }
+      const storage = kernel.buffer.buffer;
+      kernel.release();
+      gpu.submit();
+      const second = randomArray(k * n, 33);
+      const next = Tensor.fromArray(second, kernelShape);
+      next.constant = true;
+      assert.is(next.buffer.buffer, storage, 'the pool lends the same GPU buffer again');
+      const tx = Tensor.fromArray(xs[0], [m, k]);
+      const out = linear(tx, next, undefined, 'none', transposed);
+      assertClose(await out.toArray(), ref.matmul(xs[0], second, shape), `recycled (${variant}${transposed ? ', transposed' : ''})`, tolerance);
+      for (const t of [tx, out, next]) t.release();
+    }
+  });
+});
+
 test.run();

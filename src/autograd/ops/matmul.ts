@@ -64,7 +64,7 @@ export function linear(x: Tensor, kernel: Tensor, bias?: Tensor, activation: ker
   const outShape = [...x.shape.slice(0, -1), n];
   const out = Tensor.empty(outShape, 'linear');
   const pre = activation === 'gelu' ? Tensor.empty(outShape, 'linear.pre') : null;
-  const shape: kernels.MatmulShape = { batch: 1, m: rows, k, n, transB: transposedKernel };
+  const shape: kernels.MatmulShape = { batch: 1, m: rows, k, n, transB: transposedKernel, constantB: kernel.constant };
   kernels.matmul(gpu, x.buffer, kernel.buffer, out.buffer, shape, { bias: bias?.buffer, activation, preActivation: pre?.buffer });
   const inputs = bias ? [x, kernel, bias] : [x, kernel];
   return record(out, inputs, (grad) => {
