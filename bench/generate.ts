@@ -6,9 +6,9 @@
  * `node build/bench/generate.js [INPUTS...]` runs this part alone (default: 1 and 16 inputs).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { activeGpu } from '../src/autograd/engine.js';
 import { generateParaphrases, type GenerateOptions } from '../src/generate/generate.js';
 import { cacheBytesPerToken } from '../src/generate/kv-decoder.js';
@@ -18,7 +18,7 @@ import { Tokenizer } from '../src/model/tokenizer.js';
 import { buildVocab } from '../src/model/vocab.js';
 import { encodeTexts } from '../src/train/encode.js';
 import { initNodeEngine } from '../src/node/gpu.js';
-import { BASELINE_INSTALL } from './baseline.js';
+import { BASELINE_INSTALL, baselineEnvironment } from './baseline.js';
 import { bertConfig, randomModel, SEED, type ModelConfigSpec } from './step.js';
 
 export const GENERATE_WORK = { n: 100, topk: 5, maxlen: 32, k: 20, sourceTokens: 22 };
@@ -53,8 +53,18 @@ export function benchTexts(count: number, characters: string[]): string[] {
   return Array.from({ length: count }, () => Array.from({ length: GENERATE_WORK.sourceTokens - 2 }, () => characters[next() % characters.length]).join(''));
 }
 
-/** Seconds and generated tokens per second of gen_synonyms for 1 and for 16 inputs decoded together. */
-export async function benchGenerate(spec: ModelConfigSpec = SEED, inputCounts = GENERATE_INPUTS): Promise<GenerateBenchResult[]> {
+/**
+ * Samples per input count, ours and PyTorch's cached way alternating (the machine's speed drifts
+ * over minutes, so each side's samples are taken at the same times): three at 1 input, where a
+ * sample takes ~15 s, one at 16 inputs (~4 minutes a side).
+ */
+export const GENERATE_SAMPLES: Record<number, number> = { 1: 3, 16: 1 };
+
+/** Seconds and generated tokens per second of gen_synonyms for one input count. */
+type GenerateOnce = (inputs: number) => Promise<GenerateBenchResult>;
+
+/** Our gen_synonyms on the seed-shaped model, pipelines compiled; `release` frees the model. */
+async function generateRunner(spec: ModelConfigSpec): Promise<{ once: GenerateOnce; release: () => void }> {
   const gpu = activeGpu();
   const random = randomModel(spec);
   // As `simbert generate` loads it: dense kernels in the inference layout (src/model/inference.ts).
@@ -67,33 +77,78 @@ export async function benchGenerate(spec: ModelConfigSpec = SEED, inputCounts = 
   const encode = (view: SimBert, texts: string[]) => encodeTexts(view, tokenizer, texts, { maxlen: view.config.maxPositionEmbeddings });
   // Warm-up: compiles every pipeline.
   await generateParaphrases(model, tokenizer, benchTexts(1, characters), { ...options, n: 4, k: 2, maxlen: 3 }, encode);
-  const results: GenerateBenchResult[] = [];
-  for (const inputs of inputCounts) {
+  const once = async (inputs: number): Promise<GenerateBenchResult> => {
     gpu.pool.resetPeaks();
     const texts = benchTexts(inputs, characters);
     const started = performance.now();
     const out = await generateParaphrases(model, tokenizer, texts, options, encode);
     const seconds = (performance.now() - started) / 1000;
     const tokens = out.reduce((sum, r) => sum + r.generatedTokens, 0);
-    results.push({ inputs, seconds, secondsPerInput: seconds / inputs, tokens, tokensPerSecond: tokens / seconds, peakBytes: gpu.pool.snapshot().peakBytesInUse });
-  }
-  random.release();
-  return results;
+    return { inputs, seconds, secondsPerInput: seconds / inputs, tokens, tokensPerSecond: tokens / seconds, peakBytes: gpu.pool.snapshot().peakBytesInUse };
+  };
+  return { once, release: () => random.release() };
 }
 
-/** Runs bench/torch-generate.py, or says why it was skipped. */
-export function runTorchGenerate(spec: ModelConfigSpec = SEED, inputCounts = GENERATE_INPUTS): TorchGenerate | { skipped: string } {
+/** The sample of median seconds. */
+function medianRun<T extends { seconds: number }>(runs: T[]): T {
+  return [...runs].sort((a, b) => a.seconds - b.seconds)[Math.floor(runs.length / 2)];
+}
+
+/**
+ * Ours beside PyTorch for each input count: GENERATE_SAMPLES samples of each side, alternating,
+ * medians reported; then PyTorch's recompute way once on 1 input (minutes).
+ */
+export async function benchGenerate(spec: ModelConfigSpec = SEED, inputCounts = GENERATE_INPUTS): Promise<{ ours: GenerateBenchResult[]; torch: TorchGenerate | { skipped: string } }> {
+  const runner = await generateRunner(spec);
+  const ours: GenerateBenchResult[] = [];
+  const cached: TorchGenerate['cached'] = [];
+  let skipped: string | undefined;
+  let torchVersion = { torch: '', threads: 0 };
+  try {
+    for (const inputs of inputCounts) {
+      const mine: GenerateBenchResult[] = [];
+      const theirs: TorchGenerate['cached'] = [];
+      for (let sample = 0; sample < (GENERATE_SAMPLES[inputs] ?? 1); sample++) {
+        mine.push(await runner.once(inputs));
+        if (skipped) continue;
+        const torch = runTorchGenerate(spec, { recompute: [], cached: [inputs] });
+        if ('skipped' in torch) skipped = torch.skipped;
+        else {
+          theirs.push(torch.cached[0]);
+          torchVersion = { torch: torch.torch, threads: torch.threads };
+        }
+      }
+      ours.push(medianRun(mine));
+      if (theirs.length > 0) cached.push(medianRun(theirs));
+    }
+  } finally {
+    runner.release();
+  }
+  if (skipped) return { ours, torch: { skipped } };
+  const recompute = runTorchGenerate(spec, { recompute: [1], cached: [] });
+  if ('skipped' in recompute) return { ours, torch: recompute };
+  return { ours, torch: { ...torchVersion, recompute: recompute.recompute, cached } };
+}
+
+/**
+ * Runs bench/torch-generate.py (the recompute way decodes inputs one after another, so its seconds
+ * per input do not depend on how many there are), or says why it was skipped.
+ */
+export function runTorchGenerate(spec: ModelConfigSpec, counts: { recompute: number[]; cached: number[] }): TorchGenerate | { skipped: string } {
   const python = '/usr/bin/python3';
   if (!existsSync(python)) return { skipped: `${python} not found (install: ${BASELINE_INSTALL})` };
   const script = fileURLToPath(new URL('../../bench/torch-generate.py', import.meta.url));
   const request = {
     config: spec, n: GENERATE_WORK.n, topk: GENERATE_WORK.topk, maxlen: GENERATE_WORK.maxlen, k: GENERATE_WORK.k, source_tokens: GENERATE_WORK.sourceTokens,
-    // The recompute way decodes inputs one after another, so its seconds per input do not depend on how many there are.
-    recompute: [1], cached: inputCounts,
+    ...counts,
   };
-  const result = spawnSync(python, [script, JSON.stringify(request)], { encoding: 'utf8', timeout: 3_600_000 });
+  const result = spawnSync(python, [script, JSON.stringify(request)], { encoding: 'utf8', timeout: 3_600_000, env: baselineEnvironment() });
   if (result.status !== 0) return { skipped: result.stderr.trim().split('\n').pop() ?? 'the baseline script failed' };
   return JSON.parse(result.stdout) as TorchGenerate;
+}
+
+function inputCountsText(): string {
+  return GENERATE_INPUTS.map((inputs) => `${GENERATE_SAMPLES[inputs] ?? 1} sample${(GENERATE_SAMPLES[inputs] ?? 1) > 1 ? 's' : ''} a side at ${inputs} input${inputs > 1 ? 's' : ''}`).join(', ');
 }
 
 /** The markdown lines of the generation section. */
@@ -105,6 +160,7 @@ export function generateReport(ours: GenerateBenchResult[], torch: TorchGenerate
     `Wall time of decoding and reranking; tokens: generated tokens (rows x steps). Key/value cache: ${cacheBytesPerToken(bertConfig(spec))} bytes per row and token.`,
     'PyTorch (a): the bert4keras way, the whole sequence recomputed every step, inputs one after another (its seconds per input are measured on 1 input);',
     'PyTorch (b): with a key/value cache, all inputs in one batch. Ratios: our speed over theirs.',
+    `Ours and PyTorch (b) alternate, ${inputCountsText()}; each figure is the median sample.`,
     '',
     '| inputs | seconds / input | tokens / s | pytorch (a) s / input | pytorch (b) s / input | pytorch (b) tokens / s | vs (a) | vs (b) | peak GPU bytes |',
     '|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
@@ -120,14 +176,13 @@ export function generateReport(ours: GenerateBenchResult[], torch: TorchGenerate
   return lines;
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+if (realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const gpu = await initNodeEngine();
   const load = loadavg()[0];
   console.log(`adapter: ${gpu.adapterKind} (${gpu.adapterDescription}); load average (1 min) ${load.toFixed(2)} on ${cpus().length} CPUs at the start`);
   const counts = process.argv.length > 2 ? process.argv.slice(2).map(Number) : GENERATE_INPUTS;
-  const ours = await benchGenerate(SEED, counts);
+  const { ours, torch } = await benchGenerate(SEED, counts);
   for (const r of ours) console.log(`ours, ${r.inputs} inputs: ${r.seconds.toFixed(1)} s, ${r.tokens} tokens`);
-  const torch = runTorchGenerate(SEED, counts);
   console.log(generateReport(ours, torch, SEED).join('\n'));
   console.log(`load average (1 min) at the end: ${loadavg()[0].toFixed(2)}`);
   gpu.destroy();

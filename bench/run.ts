@@ -11,7 +11,7 @@ import { benchAttention, type AttentionResult } from './attention.js';
 import { BASELINE_INSTALL, runTorchBaseline, type TorchRequest } from './baseline.js';
 import { measureColdStart, type ColdStartResult } from './cold-start.js';
 import { benchFmaCeiling } from './fma.js';
-import { benchGenerate, generateReport, runTorchGenerate } from './generate.js';
+import { benchGenerate, generateReport } from './generate.js';
 import { benchMatmul, MATMUL_SHAPES } from './matmul.js';
 import { browserEncodeSection } from './browser.js';
 import { BASE, benchEncode, benchStep, SEED, SMALL, type EncodeResult, type StepResult } from './step.js';
@@ -188,8 +188,8 @@ if (!quick) {
 
 if (!quick) {
   say();
-  const generated = await benchGenerate();
-  for (const line of generateReport(generated, runTorchGenerate(), SEED)) say(line);
+  const { ours, torch } = await benchGenerate();
+  for (const line of generateReport(ours, torch, SEED)) say(line);
 }
 
 if (!quick) {
