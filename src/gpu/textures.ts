@@ -59,14 +59,7 @@ export class ScratchTextures {
       this.slots.delete(slot);
       this.retired.push(current);
     }
-    this.pool.reserve(`${label} (${rows} rows)`, rows * TEXTURE_WIDTH * TEXEL_BYTES);
-    const texture = this.device.createTexture({
-      size: [TEXTURE_WIDTH, rows],
-      format: TEXTURE_FORMAT,
-      usage: GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.COPY_DST,
-      label,
-    });
-    const scratch: ScratchTexture = { texture, view: texture.createView(), texels: rows * TEXTURE_WIDTH, label: `${label} (${rows} rows)` };
+    const scratch = this.create(rows, label, `${label} (${rows} rows)`);
     this.slots.set(slot, scratch);
     return scratch;
   }
@@ -81,18 +74,10 @@ export class ScratchTextures {
     this.dropResident(bufferId);
     const rows = Math.max(1, Math.ceil(texels / TEXTURE_WIDTH));
     if (rows > this.device.limits.maxTextureDimension2D) return null;
-    const label = `resident texture of '${bufferLabel}' #${bufferId}`;
-    const bytes = rows * TEXTURE_WIDTH * TEXEL_BYTES;
     // Only into free room: never at the cost of other residents or of a failed allocation later.
-    if (!this.pool.hasRoomFor(bytes)) return null;
-    this.pool.reserve(label, bytes);
-    const texture = this.device.createTexture({
-      size: [TEXTURE_WIDTH, rows],
-      format: TEXTURE_FORMAT,
-      usage: GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.COPY_DST,
-      label,
-    });
-    const resident: ScratchTexture = { texture, view: texture.createView(), texels: rows * TEXTURE_WIDTH, label };
+    if (!this.pool.hasRoomFor(rows * TEXTURE_WIDTH * TEXEL_BYTES)) return null;
+    const label = `resident texture of '${bufferLabel}' #${bufferId}`;
+    const resident = this.create(rows, label, label);
     this.residents.set(bufferId, resident);
     return resident;
   }
@@ -132,6 +117,18 @@ export class ScratchTextures {
     for (const scratch of [...this.slots.values(), ...this.residents.values()]) this.free(scratch);
     this.slots.clear();
     this.residents.clear();
+  }
+
+  /** A texture of `rows` full rows, its bytes reserved in the pool under `reservedLabel` (also its label). */
+  private create(rows: number, textureLabel: string, reservedLabel: string): ScratchTexture {
+    this.pool.reserve(reservedLabel, rows * TEXTURE_WIDTH * TEXEL_BYTES);
+    const texture = this.device.createTexture({
+      size: [TEXTURE_WIDTH, rows],
+      format: TEXTURE_FORMAT,
+      usage: GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.COPY_DST,
+      label: textureLabel,
+    });
+    return { texture, view: texture.createView(), texels: rows * TEXTURE_WIDTH, label: reservedLabel };
   }
 
   private free(scratch: ScratchTexture): void {
