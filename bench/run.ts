@@ -158,7 +158,7 @@ say();
 say('## encoding through `encode` (encodeTexts: tokenization, batches, pooled vectors read back) and the FMA ceiling');
 say();
 const fma = await benchFmaCeiling();
-say(`FMA ceiling (FMA-only kernels with 1 to 8 independent vec4 chains per invocation, measured now; the fastest): ${fmt(fma.gflops)} GFLOP/s with ${fma.chains} chains (${fma.byChains.map((c) => `${c.chains}: ${fmt(c.gflops)}`).join(', ')}).`);
+say(`FMA ceiling (FMA-only kernels with ${fma.byChains.map((c) => c.chains).join(', ')} independent vec4 chains per invocation, the loop body repeated to ${fma.fmasPerPass} vec4 FMAs per pass, measured now; the fastest): ${fmt(fma.gflops)} GFLOP/s with ${fma.chains} chains (${fma.byChains.map((c) => `${c.chains}: ${fmt(c.gflops)}`).join(', ')}).`);
 say('Effective GFLOP/s: the FLOPs of every layer on every token (attention and pooler included) over the time, for us and PyTorch alike.');
 say();
 say('| config | texts x tokens | ms | sentences / s | effective GFLOP/s | % of FMA ceiling | pytorch sentences / s | pytorch effective GFLOP/s | ratio (ours / pytorch) |');
