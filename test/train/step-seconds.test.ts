@@ -37,18 +37,20 @@ async function calibrateSpin(): Promise<{ n: number; ms: number }> {
   }
 }
 
+const characters = Array.from({ length: 40 }, (_, i) => String.fromCodePoint(0x4e00 + i));
+const tokens = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', ...characters];
+const vocab = { tokens, ids: new Map(tokens.map((token, id) => [token, id])) };
+const config = parseBertConfig({
+  vocab_size: tokens.length, hidden_size: 16, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 32,
+  hidden_act: 'gelu', hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.1, max_position_embeddings: 32,
+  type_vocab_size: 2, initializer_range: 0.02,
+}, 'test config');
+const groups = Array.from({ length: 12 }, (_, g) => [0, 1, 2].map((t) => characters.slice((g + t) % 30, ((g + t) % 30) + 4 + t).join('')));
+const trainOptions = { maxlen: 24, batchSize: 4, epochs: 1, stepsPerEpoch: 6, lr: 1e-3, weightDecay: 0.01, threshold: 0.8, seed: 1, shuffle: true };
+
 test("each step's seconds is its own wall time, not its neighbour's, when steps overlap on the GPU", async () => {
-  const characters = Array.from({ length: 40 }, (_, i) => String.fromCodePoint(0x4e00 + i));
-  const tokens = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', ...characters];
-  const vocab = { tokens, ids: new Map(tokens.map((token, id) => [token, id])) };
-  const config = parseBertConfig({
-    vocab_size: tokens.length, hidden_size: 16, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 32,
-    hidden_act: 'gelu', hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.1, max_position_embeddings: 32,
-    type_vocab_size: 2, initializer_range: 0.02,
-  }, 'test config');
   const weights = randomWeightArrays(config, 3);
   const model = new SimBert(config, uploadWeights(config, weights));
-  const groups = Array.from({ length: 12 }, (_, g) => [0, 1, 2].map((t) => characters.slice((g + t) % 30, ((g + t) % 30) + 4 + t).join('')));
 
   const { n, ms: spinMs } = await calibrateSpin();
   // The third step also runs the spin kernel: it alone is slow.
@@ -64,7 +66,7 @@ test("each step's seconds is its own wall time, not its neighbour's, when steps 
   await train({
     model, tokenizer: new Tokenizer(vocab), loaded: { config, vocab, weights, optimizer: null, description: 'test' },
     groups, test: null, output: null, data: { train: 'test groups', test: null },
-    options: { maxlen: 24, batchSize: 4, epochs: 1, stepsPerEpoch: 6, lr: 1e-3, weightDecay: 0.01, threshold: 0.8, seed: 1, shuffle: true },
+    options: trainOptions,
     events: { step: (record) => records.push(record) },
   });
   for (const weight of model.weights.values()) weight.release();
@@ -78,6 +80,26 @@ test("each step's seconds is its own wall time, not its neighbour's, when steps 
   for (const [index, ms] of seconds.entries()) {
     if (index > 0 && index !== slowStep - 1) assert.ok(ms < 0.25 * spinMs, `step ${index + 1} is not charged the slow step's time: ${message}`);
   }
+});
+
+test('the first step is back before the second is recorded; later steps overlap', async () => {
+  const weights = randomWeightArrays(config, 5);
+  const model = new SimBert(config, uploadWeights(config, weights));
+  const order: string[] = [];
+  const loss = model.loss.bind(model);
+  let calls = 0;
+  model.loss = (batch, options) => {
+    order.push(`record ${++calls}`);
+    return loss(batch, options);
+  };
+  await train({
+    model, tokenizer: new Tokenizer(vocab), loaded: { config, vocab, weights, optimizer: null, description: 'test' },
+    groups, test: null, output: null, data: { train: 'test groups', test: null },
+    options: { ...trainOptions, stepsPerEpoch: 4 },
+    events: { step: (record) => order.push(`back ${record.step}`) },
+  });
+  for (const weight of model.weights.values()) weight.release();
+  assert.equal(order, ['record 1', 'back 1', 'record 2', 'record 3', 'back 2', 'record 4', 'back 3', 'back 4']);
 });
 
 test.after(() => gpu.release(spinOut));
