@@ -22,10 +22,6 @@ export class PickedFilesFolder implements FileFolder {
     this.location = folderName || 'the picked files';
   }
 
-  async list(): Promise<string[]> {
-    return [...this.byName.keys()].sort();
-  }
-
   async has(name: string): Promise<boolean> {
     return this.byName.has(name);
   }

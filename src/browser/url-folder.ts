@@ -8,11 +8,6 @@ export class UrlFolder implements FileFolder {
     this.location = baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`;
   }
 
-  /** A base URL cannot be listed. */
-  async list(): Promise<null> {
-    return null;
-  }
-
   async has(name: string): Promise<boolean> {
     try {
       const response = await fetch(this.describe(name), { method: 'HEAD' });

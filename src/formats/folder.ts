@@ -6,8 +6,6 @@
 export interface FileFolder {
   /** Where the folder is, for messages: a directory path or a base URL. */
   readonly location: string;
-  /** The names of the files it holds, or null when the source cannot list them (a base URL). */
-  list(): Promise<string[] | null>;
   /** Whether the folder holds `name`. */
   has(name: string): Promise<boolean>;
   /** The whole file; rejects with an Error naming it (see `describe`) when it is absent or unreadable. */

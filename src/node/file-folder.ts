@@ -1,15 +1,10 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FileFolder } from '../formats/folder.js';
 
 /** A directory on disk as a FileFolder. */
 export class DirectoryFolder implements FileFolder {
   constructor(readonly location: string) {}
-
-  async list(): Promise<string[]> {
-    const entries = await readdir(this.location, { withFileTypes: true });
-    return entries.filter((entry) => entry.isFile()).map((entry) => entry.name).sort();
-  }
 
   async has(name: string): Promise<boolean> {
     try {

@@ -17,7 +17,6 @@ function memoryFolder(dir: string, leaveOut: string[] = []): FileFolder {
   const files = new Map(readdirSync(dir).filter((name) => !leaveOut.includes(name)).map((name) => [name, new Uint8Array(readFileSync(join(dir, name)))]));
   return {
     location: 'picked files',
-    list: async () => [...files.keys()],
     has: async (name) => files.has(name),
     read: async (name) => {
       const bytes = files.get(name);

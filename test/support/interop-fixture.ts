@@ -43,7 +43,6 @@ export function memoryFolder(dir: string, replace: Record<string, Uint8Array | n
   }
   return {
     location: dir,
-    list: async () => [...files.keys()].sort(),
     has: async (name) => files.has(name),
     read: async (name) => {
       const bytes = files.get(name);
