@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -35,6 +35,16 @@ test('a model folder read whole from memory gives the weights the disk reader gi
   assert.equal([...inMemory.weights.keys()], [...fromDisk.weights.keys()]);
   for (const [name, data] of fromDisk.weights) assert.equal([...inMemory.weights.get(name)!], [...data], name);
   assert.is(inMemory.optimizer, null);
+});
+
+test('a folder of symlinks (a HuggingFace cache snapshot) reads like the files themselves', async () => {
+  const linked = join(scratch, 'snapshot');
+  mkdirSync(linked);
+  for (const name of readdirSync(model.dir)) symlinkSync(join(model.dir, name), join(linked, name));
+  const fromLinks = await loadModelFolder(new DirectoryFolder(linked));
+  const fromFiles = await loadModelFolder(new DirectoryFolder(model.dir));
+  assert.equal(fromLinks.config, fromFiles.config);
+  for (const [name, data] of fromFiles.weights) assert.equal([...fromLinks.weights.get(name)!], [...data], name);
 });
 
 test('the pretrained form (three files) reads through folders too', async () => {
