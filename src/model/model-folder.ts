@@ -74,18 +74,30 @@ async function readConfig(file: FileInFolder): Promise<BertConfig> {
   return parseBertConfigBytes(await file.folder.read(file.name), file.folder.describe(file.name));
 }
 
-/** The optimizer step saved in trainer-state.json, 0 when the folder has none. */
+/** A trainer state is a few MB at most (the batcher's order of a million groups); more is not one. */
+const MAX_TRAINER_STATE_BYTES = 256 * 1024 * 1024;
+
+/**
+ * The optimizer step saved in trainer-state.json, 0 when the folder has none. The Adam moments'
+ * bias correction depends on it, so a damaged value is an error, not a silent restart from 0.
+ * (The trainer's own parser, src/train/trainer-state.ts, checks the rest of the file.)
+ */
 async function savedOptimizerStep(folder: FileFolder): Promise<number> {
   if (!(await folder.has(MODEL_FILES.trainerState))) return 0;
   const path = folder.describe(MODEL_FILES.trainerState);
+  const bytes = await folder.read(MODEL_FILES.trainerState);
+  if (bytes.length > MAX_TRAINER_STATE_BYTES) throw new Error(`${path}: ${bytes.length} bytes is too large for a trainer state (at most ${MAX_TRAINER_STATE_BYTES})`);
   let state: unknown;
   try {
-    state = JSON.parse(new TextDecoder().decode(await folder.read(MODEL_FILES.trainerState)));
+    state = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
   } catch (error) {
     throw new Error(`${path}: not valid JSON (${(error as Error).message})`);
   }
   const step = (state as { optimizerStep?: unknown } | null)?.optimizerStep;
-  return typeof step === 'number' && Number.isSafeInteger(step) && step >= 0 ? step : 0;
+  if (typeof step !== 'number' || !Number.isSafeInteger(step) || step < 0) {
+    throw new Error(`${path}: "optimizerStep" must be an integer >= 0, got ${JSON.stringify(step) ?? "nothing"}`);
+  }
+  return step;
 }
 
 function readOptimizer(reader: CheckpointReader, names: Iterable<string>, step: number): AdamWState | null {

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -59,6 +59,20 @@ test('a missing file is named in the error', async () => {
   await assertRejects(loadModelFolder(memoryFolder(model.dir, [MODEL_FILES.vocab])), /^vocab\.txt: no such file/);
   await assertRejects(loadModelFolder(memoryFolder(model.dir, [`${MODEL_FILES.checkpoint}.index`])), /^bert_model\.ckpt\.index: no such file/);
   await assertRejects(loadModelFolder(new DirectoryFolder(join(scratch, 'absent'))), new RegExp(`${join(scratch, 'absent', 'bert_config.json')}: no such file`));
+});
+
+test("a damaged optimizerStep in trainer-state.json is refused naming the file, not read as step 0", async () => {
+  const dir = join(scratch, 'damaged-step');
+  cpSync(model.dir, dir, { recursive: true });
+  const state = join(dir, MODEL_FILES.trainerState);
+  for (const [json, shown] of [['{"optimizerStep": -3}', '-3'], ['{"optimizerStep": "12"}', '"12"'], ['{}', 'nothing'], ['[1]', 'nothing']]) {
+    writeFileSync(state, json);
+    await assertRejects(loadModelFolder(new DirectoryFolder(dir), { withOptimizer: true }), new RegExp(`^${state}: "optimizerStep" must be an integer >= 0, got ${shown}$`));
+  }
+  writeFileSync(state, Buffer.from([0x7b, 0xff, 0x7d]));
+  await assertRejects(loadModelFolder(new DirectoryFolder(dir), { withOptimizer: true }), new RegExp(`^${state}: not valid JSON`));
+  writeFileSync(state, '{"optimizerStep": 7}');
+  assert.is((await loadModelFolder(new DirectoryFolder(dir), { withOptimizer: true })).config.vocabSize, model.config.vocabSize);
 });
 
 async function assertRejects(promise: Promise<unknown>, pattern: RegExp): Promise<void> {
