@@ -1,6 +1,7 @@
 /**
  * What the browser tests check on each adapter, against the Node CLI on the same tiny model:
- * encode's vectors, similar's ranking, and the page's error for a missing model file.
+ * encode's vectors, similar's ranking, generate's paraphrases, and the page's error for a missing
+ * model file.
  */
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -104,6 +105,24 @@ export function browserTests(adapter: AdapterName): void {
     assert.equal(hits.map((hit) => hit.line), expected.map((hit) => hit.line));
     assert.equal(hits.map((hit) => hit.text), expected.map((hit) => hit.text));
     hits.forEach((hit, i) => assert.ok(Math.abs(hit.score - (expected[i] as CliHit).score) < 1e-4, `${hit.text}: ${hit.score} vs ${(expected[i] as CliHit).score}`));
+  });
+
+  test(`${adapter}: generate gives the CLI's paraphrases`, async () => {
+    const options = { n: 12, k: 6, topk: 3, maxlen: 8, seed: 5 };
+    const cli = runCli(['generate', '--model', model.dir, '--text', QUERY, '--n', '12', '--k', '6', '--topk', '3', '--maxlen', '8', '--seed', '5', '--format', 'jsonl']);
+    assert.is(cli.status, 0, errorLines(cli).join('\n'));
+    const expected = (JSON.parse(cli.stdout.trim()) as { candidates: { text: string; ids: number[]; cosine: number }[] }).candidates;
+    const candidates = (await session.page.evaluate(async ({ base, text, options, moduleUrl }) => {
+      const simbert = await import(moduleUrl);
+      const loaded = await simbert.loadModel(`${base}models/tiny/`);
+      const result = await loaded.generate(text, options);
+      loaded.dispose();
+      return result.candidates;
+    }, { base: server.url, text: QUERY, options, moduleUrl: MODULE_URL })) as typeof expected;
+    assert.ok(expected.length >= 2, `the CLI gave ${expected.length} candidates: too few to compare a ranking`);
+    assert.equal(candidates.map((c) => c.ids), expected.map((c) => c.ids));
+    assert.equal(candidates.map((c) => c.text), expected.map((c) => c.text));
+    candidates.forEach((c, i) => assert.ok(Math.abs(c.cosine - (expected[i] as { cosine: number }).cosine) < 1e-4, `${c.text}: ${c.cosine} vs ${(expected[i] as { cosine: number }).cosine}`));
   });
 
   test(`${adapter}: demo training steps in the page give the Node losses`, async () => {
