@@ -95,7 +95,7 @@ async function savedOptimizerStep(folder: FileFolder): Promise<number> {
   }
   const step = (state as { optimizerStep?: unknown } | null)?.optimizerStep;
   if (typeof step !== 'number' || !Number.isSafeInteger(step) || step < 0) {
-    throw new Error(`${path}: "optimizerStep" must be an integer >= 0, got ${JSON.stringify(step) ?? "nothing"}`);
+    throw new Error(`${path}: "optimizerStep" must be an integer >= 0, got ${JSON.stringify(step) ?? 'nothing'}`);
   }
   return step;
 }
