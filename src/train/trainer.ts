@@ -226,10 +226,10 @@ export async function train(run: TrainRun): Promise<TrainResult> {
     state = { ...state, step: stepNumber };
 
     const epochDone = stepNumber % batcher.stepsPerEpoch === 0;
-    // The run's first step is back before the second is recorded. On lavapipe it compiles the
-    // pipelines on the GPU's thread, and overlapping the second step with it blocked the main
-    // thread for the whole of the second step just as the first came back (its losses then
-    // arrived with the second's, charging it ~0 s); the overlap lost costs one recording (~30 ms).
+    // The run's first step (the first use of its pipelines) is back before the second is
+    // recorded. On lavapipe, overlapping the two stalled the main thread for the whole of the
+    // second step just as the first came back, so both steps' losses arrived together and the
+    // second was charged ~0 s; the overlap lost costs one recording (~30 ms).
     if (epochDone || stepNumber === totalSteps || !firstStepDone) {
       await finish(pending);
       pending = null;
