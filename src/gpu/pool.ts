@@ -178,19 +178,17 @@ export class BufferPool {
   }
 
   private makeRoom(capacity: number, byteLength: number, label: string): void {
-    if (this.stats.bytesHeld + capacity <= this.capBytes) return;
+    const fits = () => this.stats.bytesHeld + capacity <= this.capBytes;
+    const fitsAfterSubmitting = () => {
+      this.requestSubmit();
+      this.trim();
+      return fits();
+    };
+    if (fits()) return;
     this.trim();
-    if (this.stats.bytesHeld + capacity <= this.capBytes) return;
-    if (this.pending.length > 0) {
-      this.requestSubmit();
-      this.trim();
-      if (this.stats.bytesHeld + capacity <= this.capBytes) return;
-    }
-    if (this.dropOptional()) {
-      this.requestSubmit();
-      this.trim();
-      if (this.stats.bytesHeld + capacity <= this.capBytes) return;
-    }
+    if (fits()) return;
+    if (this.pending.length > 0 && fitsAfterSubmitting()) return;
+    if (this.dropOptional() && fitsAfterSubmitting()) return;
     const largest = [
       ...this.largestLive(5).map((lent): [string, number] => [lent.label, lent.capacity]),
       ...this.reserved.entries(),
