@@ -60,6 +60,10 @@ export function benchTexts(count: number, characters: string[]): string[] {
  */
 export const GENERATE_SAMPLES: Record<number, number> = { 1: 3, 16: 1 };
 
+function samplesAt(inputs: number): number {
+  return GENERATE_SAMPLES[inputs] ?? 1;
+}
+
 /** Seconds and generated tokens per second of gen_synonyms for one input count. */
 type GenerateOnce = (inputs: number) => Promise<GenerateBenchResult>;
 
@@ -108,7 +112,7 @@ export async function benchGenerate(spec: ModelConfigSpec = SEED, inputCounts = 
     for (const inputs of inputCounts) {
       const mine: GenerateBenchResult[] = [];
       const theirs: TorchGenerate['cached'] = [];
-      for (let sample = 0; sample < (GENERATE_SAMPLES[inputs] ?? 1); sample++) {
+      for (let sample = 0; sample < samplesAt(inputs); sample++) {
         mine.push(await runner.once(inputs));
         if (skipped) continue;
         const torch = runTorchGenerate(spec, { recompute: [], cached: [inputs] });
@@ -148,7 +152,7 @@ export function runTorchGenerate(spec: ModelConfigSpec, counts: { recompute: num
 }
 
 function inputCountsText(): string {
-  return GENERATE_INPUTS.map((inputs) => `${GENERATE_SAMPLES[inputs] ?? 1} sample${(GENERATE_SAMPLES[inputs] ?? 1) > 1 ? 's' : ''} a side at ${inputs} input${inputs > 1 ? 's' : ''}`).join(', ');
+  return GENERATE_INPUTS.map((inputs) => `${samplesAt(inputs)} sample${samplesAt(inputs) > 1 ? 's' : ''} a side at ${inputs} input${inputs > 1 ? 's' : ''}`).join(', ');
 }
 
 /** The markdown lines of the generation section. */

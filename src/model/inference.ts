@@ -27,10 +27,11 @@ export interface InferenceModel {
 }
 
 /**
- * A view of `model` for inference whose dense kernels are transposed copies; the other weights
- * are shared. The copies are marked constant. It holds a second set of dense kernels, so it is for a model that keeps training
- * (its evaluations, `--show-samples`); the weights must not change while the view is in use. When
- * the memory cap has no room for the copies, the model itself is used.
+ * A view of `model` for inference whose dense kernels are transposed copies, marked constant; the
+ * other weights are shared (and keep training). It holds a second set of dense kernels, so it is
+ * for a model that keeps training (its evaluations, `--show-samples`); the weights must not change
+ * while the view is in use. When the memory cap has no room for the copies, the model itself is
+ * used.
  */
 export function inferenceModel(model: SimBert): InferenceModel {
   if (model.transposedKernels || !prefersTransposedKernels()) return { model, release: () => undefined };
@@ -63,8 +64,8 @@ export function inferenceModel(model: SimBert): InferenceModel {
 /**
  * Converts a model that will only run inference (the CLI's encode, eval, similar, generate; a
  * page's model) to transposed dense kernels in place of its own: each kernel is released as soon
- * as its copy exists, so at most one extra kernel is held at a time. Every weight of the result is
- * marked constant (the texture matmul then keeps one texture copy of each instead of copying it
+ * as its copy exists, so at most one extra kernel is held at a time. Every weight of a converted
+ * model is marked constant (the texture matmul then keeps one texture copy of each instead of copying it
  * at every use, while the memory cap has room). `model` must not be used after.
  */
 export function convertForInference(model: SimBert): SimBert {
