@@ -77,15 +77,18 @@ async function readConfig(file: FileInFolder): Promise<BertConfig> {
 /** A trainer state is a few MB at most (the batcher's order of a million groups); more is not one. */
 const MAX_TRAINER_STATE_BYTES = 256 * 1024 * 1024;
 
-/**
- * The optimizer step saved in trainer-state.json, 0 when the folder has none. The Adam moments'
- * bias correction depends on it, so a damaged value is an error, not a silent restart from 0.
- * (The trainer's own parser, src/train/trainer-state.ts, checks the rest of the file.)
- */
+/** The optimizer step saved in trainer-state.json, 0 when the folder has none. */
 async function savedOptimizerStep(folder: FileFolder): Promise<number> {
   if (!(await folder.has(MODEL_FILES.trainerState))) return 0;
-  const path = folder.describe(MODEL_FILES.trainerState);
-  const bytes = await folder.read(MODEL_FILES.trainerState);
+  return optimizerStepOfState(await folder.read(MODEL_FILES.trainerState), folder.describe(MODEL_FILES.trainerState));
+}
+
+/**
+ * The `optimizerStep` of trainer-state.json's bytes (`path` names it in messages). The Adam
+ * moments' bias correction depends on it, so a damaged value is an error, not a silent restart
+ * from 0. (The trainer's own parser, src/train/trainer-state.ts, checks the rest of the file.)
+ */
+export function optimizerStepOfState(bytes: Uint8Array, path: string): number {
   if (bytes.length > MAX_TRAINER_STATE_BYTES) throw new Error(`${path}: ${bytes.length} bytes is too large for a trainer state (at most ${MAX_TRAINER_STATE_BYTES})`);
   let state: unknown;
   try {

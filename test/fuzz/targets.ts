@@ -17,6 +17,7 @@ import { readSafetensors, writeSafetensors } from '../../src/formats/safetensors
 import type { TensorSource } from '../../src/formats/tensor-source.js';
 import { crc32, readZip } from '../../src/formats/zip.js';
 import { bertConfigToJson, bertParameterShapes, ConfigError, parseBertConfigBytes, type BertConfig } from '../../src/model/config.js';
+import { optimizerStepOfState } from '../../src/model/model-folder.js';
 import { Tokenizer } from '../../src/model/tokenizer.js';
 import { buildVocab, parseVocab, VocabError } from '../../src/model/vocab.js';
 import { DataError, parseTestPairs, parseTextLines, parseTrainGroups, wordPieceCounter, type TokenCounter } from '../../src/train/data.js';
@@ -235,6 +236,11 @@ function bytesTarget(
   };
 }
 
+/** For readers that throw plain Errors naming the file: a TypeError or RangeError is never their own. */
+function plainErrorNaming(file: string): FuzzTarget['ownError'] {
+  return (error, dir) => error instanceof Error && error.constructor === Error && error.message.startsWith(`${nameIn(dir, file)}: `);
+}
+
 function demoTrainJson(groups: number): Uint8Array {
   const data = demoData();
   const members = data.groups.slice(0, groups).map((texts, index) => `  ${JSON.stringify(data.groupKeys[index])}: ${JSON.stringify(texts)}`);
@@ -386,8 +392,15 @@ export const TARGETS: readonly FuzzTarget[] = [
     ...bytesTarget('trainer-state', 'trainer-state.json', Error, () => [
       { origin: 'generated:trainer-state.json of a 3-step demo run', files: { 'trainer-state.json': demoTrainerState() } },
     ], (bytes, fileName) => parseTrainerState(bytes, fileName).step),
-    // The trainer-state reader throws plain Errors: a TypeError or RangeError is never its own.
-    ownError: (error, dir) => error instanceof Error && error.constructor === Error && error.message.startsWith(`${nameIn(dir, 'trainer-state.json')}: `),
+    ownError: plainErrorNaming('trainer-state.json'),
+    mutate: mutateJson,
+  },
+  {
+    // A model folder's loader reads only the optimizer step of the same file.
+    ...bytesTarget('optimizer-step', 'trainer-state.json', Error, () => [
+      { origin: 'generated:trainer-state.json of a 3-step demo run', files: { 'trainer-state.json': demoTrainerState() } },
+    ], optimizerStepOfState),
+    ownError: plainErrorNaming('trainer-state.json'),
     mutate: mutateJson,
   },
   bytesTarget('npy', 'vectors.npy', NpyError, () => [
