@@ -53,9 +53,15 @@ export function chooseAttentionVariant(subgroupSize: number): AttentionVariant {
  * Two, not four: lavapipe's LLVM compile grows much faster than the rows (cold, head 32, on a loaded
  * 2-core machine: forward 4.5 s at 2 rows against 16 s at 4, backward query 8.5 s against 35 s, key
  * 8.6 s against 24 s), paid by every fresh shader cache, while attention is under 1 % of a seed step's
- * FLOPs at 32 tokens and a few percent at 128.
+ * FLOPs at 32 tokens and a few percent at 128. With 16 lanes (lavapipe at 512 bits) one row per lane
+ * keeps the 16 rows a subgroup: the demo's three attention kernels compile cold in 8.5 s instead of
+ * 32 s at two rows, and a seed step's attention takes 79 ms against 73 ms at 8 lanes and two rows.
  */
 const ROWS_PER_LANE = 2;
+
+function rowsPerLane(s: number): number {
+  return s >= 16 ? 1 : ROWS_PER_LANE;
+}
 
 export interface AttentionDims {
   batch: number;
@@ -475,7 +481,7 @@ function plan(gpu: Gpu, dims: AttentionDims) {
   if (attentionVariant(gpu) === 'subgroup') {
     const s = fixedSubgroupSize(gpu);
     // One rows-per-lane count for every length: each count is another set of shader compiles.
-    const r = ROWS_PER_LANE;
+    const r = rowsPerLane(s);
     const key = `${headDim}:${s}:${r}`;
     const layout = subgroupLayout(headDim, s, r);
     return {

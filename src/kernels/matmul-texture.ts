@@ -19,7 +19,7 @@ import type { MatmulEpilogue, MatmulOptions, MatmulShape } from './matmul-epilog
  * One workgroup is one subgroup of S lanes and owns a tile of R rows x 4S columns: lane l
  * accumulates four columns (one B texel per k-step) for every row. Per block of 4S k-steps lane l
  * loads the texel of k-steps kb + 4l .. +3 of every row of A, and subgroupShuffle hands every
- * lane the ones it needs. Workgroups walk ROW_GROUP row blocks down each column strip before
+ * lane the ones it needs (with 16 lanes A is shared row by row instead: see rowPerLaneA). Workgroups walk ROW_GROUP row blocks down each column strip before
  * moving on, so the strip of B they share stays in cache (this matters at N = 13584).
  * Rows of A past M and columns of B past N are read but never stored, so they need no padding;
  * A texels and B k-steps past K read as zero.
@@ -32,9 +32,23 @@ import type { MatmulEpilogue, MatmulOptions, MatmulShape } from './matmul-epilog
 const TILE_ROWS = 32;
 const SMALL_TILE_ROWS = 20;
 
-function tileRowsFor(m: number): number {
+function tileRowsFor(m: number, s: number): number {
+  // With row-per-lane A loads (below) the rows are whole multiples of the lanes: 16 is the small tile.
+  const small = rowPerLaneA(s) ? 16 : SMALL_TILE_ROWS;
   const padded = (rows: number) => Math.ceil(m / rows) * rows;
-  return padded(SMALL_TILE_ROWS) < 0.9 * padded(TILE_ROWS) ? SMALL_TILE_ROWS : TILE_ROWS;
+  return padded(small) < 0.9 * padded(TILE_ROWS) ? small : TILE_ROWS;
+}
+
+/**
+ * How A reaches the lanes. With up to 8 lanes, lane l loads the texel of k-steps kb + 4l .. +3 of
+ * every row and subgroupShuffle, with the quad as a loop variable, hands each quad to all lanes.
+ * With 16 lanes (lavapipe at LP_NATIVE_VECTOR_WIDTH=512) a shuffle by a variable lane compiles to
+ * per-lane code: 1.7 GFLOP/s. There lane l loads, per quad, the texel of rows l, l + S, ..., and
+ * subgroupBroadcast, by a constant lane, hands each row to all lanes (41 GFLOP/s at 512x768x768
+ * against 31 for the shuffle kernel at 8 lanes).
+ */
+function rowPerLaneA(s: number): boolean {
+  return s >= 16 && TILE_ROWS % s === 0;
 }
 const ROW_GROUP = 8;
 const TEXEL_MASK = `${(1 << TEXTURE_WIDTH_SHIFT) - 1}u`;
@@ -74,7 +88,7 @@ function layoutFor(shape: MatmulShape): TextureLayout {
 }
 
 function dispatchSize(shape: MatmulShape, s: number): [number, number, number] {
-  const rowBlocks = Math.ceil(shape.m / tileRowsFor(shape.m));
+  const rowBlocks = Math.ceil(shape.m / tileRowsFor(shape.m, s));
   return [ROW_GROUP * Math.ceil(shape.n / (4 * s)), Math.ceil(rowBlocks / ROW_GROUP), shape.batch];
 }
 
@@ -179,6 +193,22 @@ function range(n: number): number[] {
 
 const COMPONENTS = ['x', 'y', 'z', 'w'];
 
+/** WGSL loading b0..b3, the lane's four columns at k-steps kq .. kq + 3; B k-steps past K read as zero. */
+function bQuadWgsl(transB: boolean, indent: string, kq: string): string[] {
+  const lines: string[] = [];
+  const bLoad = (index: string, live: string) => `select(vec4f(0.0), texel(tb, ${index}), ${live})`;
+  if (transB) {
+    // K is a multiple of 4 here: a quad is wholly inside or past K.
+    lines.push(`let bi = b_first + ${kq} / 4u;`);
+    for (const q of range(4)) lines.push(`let bt${q} = ${bLoad(`bi + ${q}u * params.b_row`, `${kq} < params.k`)};`);
+    for (const c of range(4)) lines.push(`let b${c} = vec4f(${range(4).map((q) => `bt${q}.${COMPONENTS[c]}`).join(', ')});`);
+  } else {
+    lines.push(`let bi = b_first + ${kq} * params.b_row;`);
+    for (const c of range(4)) lines.push(`let b${c} = ${bLoad(`bi + ${c}u * params.b_row`, `${kq} + ${c}u < params.k`)};`);
+  }
+  return lines.map((line) => indent + line);
+}
+
 /**
  * WGSL of one block of 4S k-steps from kb: lane l loads the A texel kb/4 + l of every row, then
  * per quad of k-steps kq = kb + 4t the B values b0..b3 (k-steps kq + s, the lane's four columns)
@@ -191,16 +221,7 @@ function blockWgsl(transB: boolean, s: number, tileRows: number): string {
   lines.push('    let a_live = kb / 4u + lane < params.a_row;');
   for (const i of range(tileRows)) lines.push(`    let al${i} = select(vec4f(0.0), texel(ta, a_first + ${i}u * params.a_row + kb / 4u), a_live);`);
   lines.push(`    for (var t = 0u; t < ${s}u; t++) {`, '      let kq = kb + t * 4u;');
-  const bLoad = (index: string, live: string) => `select(vec4f(0.0), texel(tb, ${index}), ${live})`;
-  if (transB) {
-    // K is a multiple of 4 here: a quad is wholly inside or past K.
-    lines.push('      let bi = b_first + kq / 4u;');
-    for (const q of range(4)) lines.push(`      let bt${q} = ${bLoad(`bi + ${q}u * params.b_row`, 'kq < params.k')};`);
-    for (const c of range(4)) lines.push(`      let b${c} = vec4f(${range(4).map((q) => `bt${q}.${COMPONENTS[c]}`).join(', ')});`);
-  } else {
-    lines.push('      let bi = b_first + kq * params.b_row;');
-    for (const c of range(4)) lines.push(`      let b${c} = ${bLoad(`bi + ${c}u * params.b_row`, `kq + ${c}u < params.k`)};`);
-  }
+  lines.push(...bQuadWgsl(transB, '      ', 'kq'));
   for (const i of range(tileRows)) {
     const fmas = COMPONENTS.map((c, q) => `acc${i} = fma(vec4f(av.${c}), b${q}, acc${i});`).join(' ');
     lines.push(`      { let av = subgroupShuffle(al${i}, t); ${fmas} }`);
@@ -209,7 +230,24 @@ function blockWgsl(transB: boolean, s: number, tileRows: number): string {
   return lines.join('\n');
 }
 
+/**
+ * WGSL of one quad of k-steps from kb with row-per-lane A loads: lane l loads the A texel of rows
+ * l + jS, the B texels of the quad, then the FMAs, each row's A value broadcast from its lane.
+ */
+function quadWgsl(transB: boolean, s: number, tileRows: number): string {
+  const lines: string[] = [];
+  lines.push('    let a_live = kb / 4u < params.a_row;');
+  for (const j of range(tileRows / s)) lines.push(`    let al${j} = select(vec4f(0.0), texel(ta, a_first + ${j * s}u * params.a_row + kb / 4u), a_live);`);
+  lines.push(...bQuadWgsl(transB, '    ', 'kb'));
+  for (const i of range(tileRows)) {
+    const fmas = COMPONENTS.map((c, q) => `acc${i} = fma(vec4f(subgroupBroadcast(al${Math.floor(i / s)}.${c}, ${i % s}u)), b${q}, acc${i});`).join(' ');
+    lines.push(`    { ${fmas} }`);
+  }
+  return lines.join('\n');
+}
+
 function matmulWgsl(transB: boolean, s: number, tileRows: number): string {
+  const perLane = rowPerLaneA(s);
   const rows = range(tileRows);
   const bFirst = transB ? 'b_batch + c4 * 4u * params.b_row' : 'b_batch + c4';
   const store = (i: number) => COMPONENTS.map((c, q) => `  { let row = row0 + ${i}u; let col = c4 * 4u + ${q}u;
@@ -236,12 +274,12 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(subgroup_invocation_id) lane:
   let c4 = (wg.x / ${ROW_GROUP}u) * ${s}u + lane;
   let a_batch = wg.z * params.a_texels;
   let b_batch = wg.z * params.b_texels;
-  let a_first = a_batch + row0 * params.a_row + lane;
+  let a_first = a_batch + ${perLane ? '(row0 + lane) * params.a_row' : 'row0 * params.a_row + lane'};
   let b_first = ${bFirst};
   let c_base = wg.z * params.stride_c;
 ${rows.map((i) => `  var acc${i} = vec4f(0.0);`).join('\n')}
-  for (var kb = 0u; kb < params.k; kb += ${4 * s}u) {
-${blockWgsl(transB, s, tileRows)}
+  for (var kb = 0u; kb < params.k; kb += ${perLane ? 4 : 4 * s}u) {
+${perLane ? quadWgsl(transB, s, tileRows) : blockWgsl(transB, s, tileRows)}
   }
   // The lane's four columns take the same bias in every row: four loads per lane and tile.
   var bias4 = vec4f(0.0);
@@ -275,7 +313,7 @@ export function textureMatmul(gpu: Gpu, a: PooledBuffer, b: PooledBuffer, out: P
   let tb: ScratchTexture;
   if (!layout.copyB) tb = pack(gpu, b, 'matmul.b', k, n, v.transB, batch, layout.bRow);
   else tb = (shape.constantB ? gpu.residentTexture(b, layout.bTexels) : null) ?? copied(gpu, b, 'matmul.b', layout.bTexels);
-  const tileRows = tileRowsFor(m);
+  const tileRows = tileRowsFor(m, s);
   const key = `${layout.transB} ${s} ${tileRows}`;
   let wgsl = sources.get(key);
   if (wgsl === undefined) {
