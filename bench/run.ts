@@ -18,6 +18,7 @@ import { BASE, benchEncode, benchStep, SEED, SMALL, type EncodeResult, type Step
 import { benchEncodePath, benchTrain, encodeFlops, TRAIN_128, TRAIN_32, type EncodePathResult, type TrainResult } from './train.js';
 import { matmulVariant, runnableMatmulVariants, type MatmulVariant } from '../src/kernels/matmul.js';
 import { attentionVariant } from '../src/kernels/attention.js';
+import { fixedSubgroupSize } from '../src/kernels/common.js';
 
 const quick = process.env.SIMBERT_BENCH_QUICK === '1';
 const fmt = (value: number, digits = 1) => (Number.isFinite(value) ? value.toFixed(digits) : '-');
@@ -60,7 +61,7 @@ say();
 say(`- date: ${new Date().toISOString()}`);
 say(`- machine: ${cpu.length} x ${cpu[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 1024 ** 3).toFixed(0)} GiB, Node ${process.version}`);
 say(`- load average (1 min) at the start: ${fmt(loadavg()[0], 2)} on ${cpus().length} CPUs (other processes slow every figure, ours and PyTorch's alike)`);
-say(`- adapter: ${gpu.adapterKind} (${gpu.adapterDescription}), subgroups: ${gpu.hasSubgroups ? 'yes' : 'no'}`);
+say(`- adapter: ${gpu.adapterKind} (${gpu.adapterDescription}), subgroups: ${gpu.hasSubgroups ? `${fixedSubgroupSize(gpu) || 'varying'} lanes` : 'no'}, LP_NATIVE_VECTOR_WIDTH=${process.env.LP_NATIVE_VECTOR_WIDTH ?? '(lavapipe default)'}`);
 say(`- kernel versions chosen for this adapter: matmul '${defaultMatmul}', attention '${defaultAttention}'`);
 say('- every figure is a median; the PyTorch figures come from the same run (bench/torch-baseline.py, CPU, 2 threads, float32); every ratio is our speed over PyTorch\'s (below 1: slower)');
 const baseline = runTorchBaseline(request);

@@ -4,12 +4,18 @@ import { initEngine } from '../autograd/engine.js';
 import type { AdapterPreference } from '../gpu/adapter.js';
 import type { Gpu, GpuOptions } from '../gpu/device.js';
 import { MATMUL_VARIANTS, setMatmulVariant, type MatmulVariant } from '../kernels/matmul.js';
+import { applyLavapipeWidth } from './lavapipe-width.js';
 
 let dawn: GPU | null = null;
 
-/** Dawn's GPU object (what navigator.gpu is in a browser), created once; WebGPU's globals (GPUBufferUsage, ...) are installed with it. */
+/**
+ * Dawn's GPU object (what navigator.gpu is in a browser), created once; WebGPU's globals
+ * (GPUBufferUsage, ...) are installed with it. lavapipe's width is chosen first: Mesa reads it
+ * when Dawn loads the driver.
+ */
 export function nodeGpu(): GPU {
   if (dawn === null) {
+    applyLavapipeWidth();
     Object.assign(globalThis, globals);
     dawn = create([]);
   }

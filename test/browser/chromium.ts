@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { environmentWithoutEngineSettings } from '../../src/node/lavapipe-width.js';
 
 /**
  * The checkout this file was compiled from: the first folder above it with a package.json (the
@@ -54,6 +55,7 @@ export async function openPage(adapter: AdapterName, url: string): Promise<Brows
   const profile = mkdtempSync(join(tmpdir(), 'simbert-chromium-'));
   const context: BrowserContext = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM, headless: true, args: [...COMMON_FLAGS, ...ADAPTERS[adapter]], viewport: { width: 1000, height: 900 },
+    env: environmentWithoutEngineSettings(),
   });
   const page = context.pages()[0] ?? (await context.newPage());
   const problems: string[] = [];
