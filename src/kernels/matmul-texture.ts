@@ -19,8 +19,9 @@ import type { MatmulEpilogue, MatmulOptions, MatmulShape } from './matmul-epilog
  * One workgroup is one subgroup of S lanes and owns a tile of R rows x 4S columns: lane l
  * accumulates four columns (one B texel per k-step) for every row. Per block of 4S k-steps lane l
  * loads the texel of k-steps kb + 4l .. +3 of every row of A, and subgroupShuffle hands every
- * lane the ones it needs (with 16 lanes A is shared row by row instead: see rowPerLaneA). Workgroups walk ROW_GROUP row blocks down each column strip before
- * moving on, so the strip of B they share stays in cache (this matters at N = 13584).
+ * lane the ones it needs (with 16 lanes A is shared row by row instead: see rowPerLaneA).
+ * Workgroups walk ROW_GROUP row blocks down each column strip before moving on, so the strip of B
+ * they share stays in cache (this matters at N = 13584).
  * Rows of A past M and columns of B past N are read but never stored, so they need no padding;
  * A texels and B k-steps past K read as zero.
  */
@@ -44,7 +45,7 @@ function tileRowsFor(m: number, s: number): number {
  * every row and subgroupShuffle, with the quad as a loop variable, hands each quad to all lanes.
  * With 16 lanes (lavapipe at LP_NATIVE_VECTOR_WIDTH=512) a shuffle by a variable lane compiles to
  * per-lane code: 1.7 GFLOP/s. There lane l loads, per quad, the texel of rows l, l + S, ..., and
- * subgroupBroadcast, by a constant lane, hands each row to all lanes (41 GFLOP/s at 512x768x768
+ * subgroupBroadcast, by a constant lane, hands each row to all lanes (37-41 GFLOP/s at 512x768x768
  * against 31 for the shuffle kernel at 8 lanes).
  */
 function rowPerLaneA(s: number): boolean {
