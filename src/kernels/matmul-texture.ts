@@ -34,8 +34,8 @@ const TILE_ROWS = 32;
 const SMALL_TILE_ROWS = 20;
 
 function tileRowsFor(m: number, s: number): number {
-  // With row-per-lane A loads (below) the rows are whole multiples of the lanes: 16 is the small tile.
-  const small = rowPerLaneA(s) ? 16 : SMALL_TILE_ROWS;
+  // With row-per-lane A loads (below) the rows are whole multiples of the lanes: one row per lane is the small tile.
+  const small = rowPerLaneA(s) ? s : SMALL_TILE_ROWS;
   const padded = (rows: number) => Math.ceil(m / rows) * rows;
   return padded(small) < 0.9 * padded(TILE_ROWS) ? small : TILE_ROWS;
 }
