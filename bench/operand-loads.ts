@@ -1,7 +1,7 @@
 /**
  * What one operand load costs on the adapter, by the way it reaches the lanes: the measurement
  * behind the texture matmul's design (README, "Performance on the software adapter"). Every
- * kernel does the same FMAs, ROWS vec4 accumulators per invocation fed by one vec4 load per
+ * kernel does the same FMAs, `rows` vec4 accumulators per invocation fed by one vec4 load per
  * loop pass, and differs only in where that vec4 comes from:
  *
  *   texture          a storage texture, a different texel in every lane (the matmul's B)
@@ -9,7 +9,7 @@
  *   workgroup        workgroup memory, a different element in every lane
  *   buffer-uniform   a vec4f storage buffer at an index the same in every lane
  *   uniform-buffer   a uniform buffer at an index the same in every lane (the loop counter)
- *   none             no load: the vec4 is computed from the loop counter (the FMA-bound rate)
+ *   none             no load: the vec4 is computed from the loop counter (the loop's own rate)
  *
  *   node build/bench/operand-loads.js [rows]
  *
@@ -74,7 +74,10 @@ ${each((r) => `    acc${r} = fma(a${r}, b, acc${r});`)}
 }
 
 const rows = Number(process.argv[2] ?? 8);
-if (!Number.isInteger(rows) || rows < 1 || rows > 64) throw new Error(`rows must be an integer in [1, 64], got ${process.argv[2]}`);
+if (!Number.isInteger(rows) || rows < 1 || rows > 64) {
+  console.error(`usage: node build/bench/operand-loads.js [rows]: rows must be an integer in [1, 64], got ${process.argv[2]}`);
+  process.exit(2);
+}
 const gpu = await initNodeEngine();
 const device = gpu.device;
 console.log(`adapter: ${gpu.adapterKind} (${gpu.adapterDescription}), subgroup ${gpu.capabilities.subgroupSize || 'varying'} lanes, LP_NATIVE_VECTOR_WIDTH=${process.env.LP_NATIVE_VECTOR_WIDTH ?? '(lavapipe default)'}`);
@@ -131,7 +134,7 @@ async function time(source: Source): Promise<number> {
 const flops = 2 * 4 * rows * PASSES * invocations;
 for (const source of SOURCES) {
   const ms = await time(source);
-  const nsPerLoad = (ms * 1e6) / (PASSES * invocations);
-  console.log(`${source.padEnd(15)} ${ms.toFixed(1).padStart(8)} ms  ${(flops / ms / 1e6).toFixed(1).padStart(6)} GFLOP/s  ${nsPerLoad.toFixed(2).padStart(6)} ns of wall time per invocation and pass`);
+  const nsPerPass = (ms * 1e6) / (PASSES * invocations);
+  console.log(`${source.padEnd(15)} ${ms.toFixed(1).padStart(8)} ms  ${(flops / ms / 1e6).toFixed(1).padStart(6)} GFLOP/s  ${nsPerPass.toFixed(2).padStart(6)} ns of wall time per invocation and pass`);
 }
 gpu.destroy();
