@@ -26,6 +26,8 @@ const WORKGROUPS = 512;
 const PASSES = 1024;
 /** vec4s in every source (a power of two: indices are masked; 32 KiB, the workgroup memory limit) */
 const ELEMENTS = 2048;
+/** texels per row of the texture source (a power of two: the load splits the index by mask and shift) */
+const TEXTURE_WIDTH = 64;
 
 type Source = 'texture' | 'buffer' | 'workgroup' | 'buffer-uniform' | 'uniform-buffer' | 'none';
 const SOURCES: Source[] = ['none', 'texture', 'buffer', 'workgroup', 'buffer-uniform', 'uniform-buffer'];
@@ -43,7 +45,7 @@ function declaration(source: Source): string {
 function load(source: Source): string {
   const varying = `((p * ${WORKGROUP}u + lid) & ${ELEMENTS - 1}u)`;
   switch (source) {
-    case 'texture': return `textureLoad(src, vec2u(${varying} & 63u, ${varying} >> 6u))`;
+    case 'texture': return `textureLoad(src, vec2u(${varying} & ${TEXTURE_WIDTH - 1}u, ${varying} >> ${Math.log2(TEXTURE_WIDTH)}u))`;
     case 'buffer': case 'workgroup': return `src[${varying}]`;
     case 'buffer-uniform': case 'uniform-buffer': return `src[p & ${ELEMENTS - 1}u]`;
     case 'none': return 'vec4f(f32(p), 1.0, 2.0, 3.0)';
@@ -86,14 +88,18 @@ console.log(`${WORKGROUPS} x ${WORKGROUP} invocations, ${PASSES} passes, one vec
 const invocations = WORKGROUP * WORKGROUPS;
 const out = device.createBuffer({ size: invocations * 16, usage: GPUBufferUsage.STORAGE });
 const params = device.createBuffer({ size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
-device.queue.writeBuffer(params, 0, new Uint32Array([PASSES, new Uint32Array(new Float32Array([0.5]).buffer)[0], 0, 0]));
+const paramBytes = new DataView(new ArrayBuffer(16));
+paramBytes.setUint32(0, PASSES, true);
+paramBytes.setFloat32(4, 0.5, true);
+device.queue.writeBuffer(params, 0, paramBytes.buffer);
 const values = new Float32Array(ELEMENTS * 4).map((_, i) => (i % 7) * 0.125);
 const storage = device.createBuffer({ size: values.byteLength, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
 const uniform = device.createBuffer({ size: values.byteLength, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
 device.queue.writeBuffer(storage, 0, values);
 device.queue.writeBuffer(uniform, 0, values);
-const texture = device.createTexture({ size: [64, ELEMENTS / 64], format: 'rgba32float', usage: GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.COPY_DST });
-device.queue.writeTexture({ texture }, values, { bytesPerRow: 64 * 16 }, [64, ELEMENTS / 64]);
+const textureSize = [TEXTURE_WIDTH, ELEMENTS / TEXTURE_WIDTH];
+const texture = device.createTexture({ size: textureSize, format: 'rgba32float', usage: GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.COPY_DST });
+device.queue.writeTexture({ texture }, values, { bytesPerRow: TEXTURE_WIDTH * 16 }, textureSize);
 
 function sourceEntry(source: Source): GPUBindGroupEntry[] {
   switch (source) {
