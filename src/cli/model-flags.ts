@@ -27,7 +27,7 @@ export const MEMORY_FLAG: FlagSpec = {
 /** Opens the GPU (printing the adapter to stderr) with the --memory-limit cap. */
 export async function openGpu(args: ParsedArgs): Promise<Gpu> {
   const limit = args.flags['memory-limit'] as number;
-  const gpu = await initNodeEngine({ memoryLimit: limit });
+  const gpu = await initNodeEngine({ memoryLimit: limit, compileAhead: true });
   console.error(`adapter: ${gpu.adapterKind} (${gpu.adapterDescription}); memory limit ${formatBytes(limit)}`);
   return gpu;
 }

@@ -1,6 +1,7 @@
 import { chooseAdapter, type AdapterPreference } from './adapter.js';
 import { KernelProfiler } from './kernel-profiler.js';
-import { reflectKernel, TEXTURE_FORMAT, type BindingInfo, type KernelSource } from './kernel.js';
+import { layoutEntry, reflectKernel, type BindingInfo, type KernelSource } from './kernel.js';
+import { CompileAhead } from './compile-ahead.js';
 import { BufferPool, type PooledBuffer } from './pool.js';
 import { quietWait } from './quiet-wait.js';
 import { ScratchTextures, TEXTURE_WIDTH, type ScratchTexture } from './textures.js';
@@ -17,6 +18,11 @@ export interface GpuOptions {
   restrict?: AdapterRestriction;
   /** Stamps every dispatch with timestamp queries (`Gpu.profiler`); needs the adapter's 'timestamp-query'. Benches only. */
   profileKernels?: boolean;
+  /**
+   * On a software adapter, compiles new pipelines on a second device as well (see CompileAhead):
+   * a cold start compiles on two cores instead of one. Ignored on hardware adapters.
+   */
+  compileAhead?: boolean;
 }
 
 export interface AdapterRestriction {
@@ -75,15 +81,6 @@ function isScratchTexture(value: BindingValue): value is ScratchTexture {
   return typeof (value as ScratchTexture).view === 'object' && typeof (value as ScratchTexture).texels === 'number';
 }
 
-function layoutEntry(binding: BindingInfo): GPUBindGroupLayoutEntry {
-  const entry = { binding: binding.binding, visibility: GPUShaderStage.COMPUTE };
-  if (binding.kind === 'read-only-texture' || binding.kind === 'write-only-texture') {
-    const access = binding.kind === 'read-only-texture' ? 'read-only' : 'write-only';
-    return { ...entry, storageTexture: { access, format: TEXTURE_FORMAT, viewDimension: '2d' } };
-  }
-  return { ...entry, buffer: { type: binding.kind } };
-}
-
 /**
  * The WebGPU device and everything that records work on it: the buffer pool, the pipeline
  * cache, and one open command encoder into which dispatches are recorded until `submit`.
@@ -121,6 +118,8 @@ export class Gpu {
     readonly capabilities: GpuCapabilities,
     memoryLimit: number,
     profileKernels: boolean,
+    /** The helper that compiles new pipelines on a second device, if the options asked for one. */
+    readonly compileAhead: CompileAhead | null = null,
   ) {
     this.profiler = profileKernels ? new KernelProfiler(device) : null;
     this.pool = new BufferPool(device, memoryLimit, () => this.submit(), () => this.textures.dropAllResidents());
@@ -151,17 +150,20 @@ export class Gpu {
     const features: GPUFeatureName[] = [];
     if (hasSubgroups) features.push('subgroups' as GPUFeatureName);
     if (options.profileKernels) features.push('timestamp-query');
-    const device = await adapter.requestDevice({
-      requiredFeatures: features,
-      requiredLimits,
-    });
+    const device = await adapter.requestDevice({ requiredFeatures: features, requiredLimits });
+    let ahead: CompileAhead | null = null;
+    if (options.compileAhead && choice.kind === 'software') {
+      // An adapter opens one device: the helper asks for the same adapter again.
+      const again = await chooseAdapter(gpu, 'software');
+      ahead = new CompileAhead(await again.adapter.requestDevice({ requiredFeatures: features.filter((f) => f !== 'timestamp-query'), requiredLimits }));
+    }
     const { subgroupMinSize, subgroupMaxSize } = adapter.info as GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number };
     const capabilities: GpuCapabilities = {
       subgroupSize: hasSubgroups && subgroupMinSize === subgroupMaxSize && subgroupMinSize !== undefined && subgroupMinSize >= 4 && subgroupMinSize <= 64 ? subgroupMinSize : 0,
       readableStorageTextures: choice.readableStorageTextures && restrict.readableStorageTextures !== false,
       compatibility: !adapter.features.has('core-features-and-limits') || restrict.compatibility === true,
     };
-    return new Gpu(device, choice.kind, choice.description, capabilities, options.memoryLimit ?? DEFAULT_MEMORY_LIMIT, options.profileKernels === true);
+    return new Gpu(device, choice.kind, choice.description, capabilities, options.memoryLimit ?? DEFAULT_MEMORY_LIMIT, options.profileKernels === true, ahead);
   }
 
   get hasSubgroups(): boolean {
@@ -196,6 +198,7 @@ export class Gpu {
     const kernel: Kernel = { name: source.name, pipeline, layout, bindings: reflected.bindings, workgroupSize: reflected.workgroupSize };
     this.pipelines.set(key, kernel);
     this.counters.pipelines++;
+    this.compileAhead?.add(source, reflected.bindings);
     return kernel;
   }
 
@@ -369,6 +372,7 @@ export class Gpu {
     this.profiler?.destroy();
     for (const staging of this.stagingBuffers) staging.destroy();
     for (const chunk of this.uniformChunks) chunk.destroy();
+    this.compileAhead?.destroy();
     this.device.destroy();
   }
 

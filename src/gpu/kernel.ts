@@ -84,3 +84,13 @@ export function reflectKernel(source: KernelSource): ReflectedKernel {
   const workgroupSize = (entry.workgroupSize ?? [1, 1, 1]).map((n) => Number(n) || 1) as [number, number, number];
   return { entryPoint: entry.name, bindings, workgroupSize };
 }
+
+/** The bind group layout entry for a reflected binding. */
+export function layoutEntry(binding: BindingInfo): GPUBindGroupLayoutEntry {
+  const entry = { binding: binding.binding, visibility: GPUShaderStage.COMPUTE };
+  if (binding.kind === 'read-only-texture' || binding.kind === 'write-only-texture') {
+    const access = binding.kind === 'read-only-texture' ? 'read-only' : 'write-only';
+    return { ...entry, storageTexture: { access, format: TEXTURE_FORMAT, viewDimension: '2d' } };
+  }
+  return { ...entry, buffer: { type: binding.kind } };
+}
