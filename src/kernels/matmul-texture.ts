@@ -251,12 +251,10 @@ function matmulWgsl(transB: boolean, s: number, tileRows: number): string {
   const perLane = rowPerLaneA(s);
   const rows = range(tileRows);
   const bFirst = transB ? 'b_batch + c4 * 4u * params.b_row' : 'b_batch + c4';
-  const store = (i: number) => COMPONENTS.map((c, q) => `  { let row = row0 + ${i}u; let col = c4 * 4u + ${q}u;
-    if (row < params.m && col < params.n) { out[c_base + row * params.n + col] = acc${i}.${c}; } }`).join('\n');
   // The early return depends on the workgroup only: a workgroup is one subgroup, so it is uniform there.
   return /* wgsl */ `enable subgroups;
 diagnostic(off, subgroup_uniformity);
-struct Params { m: u32, n: u32, k: u32, a_row: u32, b_row: u32, a_texels: u32, b_texels: u32, stride_c: u32, row_blocks: u32, has_bias: u32 }
+struct Params { m: u32, n: u32, k: u32, a_row: u32, b_row: u32, a_texels: u32, b_texels: u32, stride_c: u32, row_blocks: u32, has_bias: u32, tile_rows: u32 }
 @group(0) @binding(0) var ta: texture_storage_2d<rgba32float, read>;
 @group(0) @binding(1) var tb: texture_storage_2d<rgba32float, read>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
@@ -290,8 +288,20 @@ ${perLane ? quadWgsl(transB, s, tileRows) : blockWgsl(transB, s, tileRows)}
       if (col < params.n) { bias4[q] = bias[col]; }
     }
   }
-${rows.map((i) => `  acc${i} += bias4;`).join('\n')}
-${rows.map(store).join('\n')}
+  // The stores go through a staging array in a loop the compiler cannot unroll (tile_rows is a
+  // uniform): lavapipe's compile time grows faster than the number of buffer accesses in a kernel.
+  var staged: array<vec4f, ${tileRows}>;
+${rows.map((i) => `  staged[${i}] = acc${i} + bias4;`).join('\n')}
+  for (var i = 0u; i < params.tile_rows; i++) {
+    let row = row0 + i;
+    if (row < params.m) {
+      let value = staged[i];
+      for (var q = 0u; q < 4u; q++) {
+        let col = c4 * 4u + q;
+        if (col < params.n) { out[c_base + row * params.n + col] = value[q]; }
+      }
+    }
+  }
 }`;
 }
 
@@ -325,7 +335,7 @@ export function textureMatmul(gpu: Gpu, a: PooledBuffer, b: PooledBuffer, out: P
   const params = {
     m, n, k, a_row: layout.aRow, b_row: layout.bRow,
     a_texels: layout.aTexels / batch, b_texels: layout.bTexels / batch,
-    stride_c: m * n, row_blocks: Math.ceil(m / tileRows), has_bias: epilogue.bias ? 1 : 0,
+    stride_c: m * n, row_blocks: Math.ceil(m / tileRows), has_bias: epilogue.bias ? 1 : 0, tile_rows: tileRows,
   };
   // With GELU the biased product goes to the pre-activation buffer, and GELU of it to `out`.
   const activate = epilogue.activation === 'gelu';
