@@ -6,7 +6,7 @@ import { TEXTURE_WIDTH } from './textures.js';
  * Compiles pipelines on a second device while the first one works, newest first.
  *
  * lavapipe compiles a pipeline with LLVM at its first dispatch, on the thread that runs the
- * device's queue, one pipeline after another: a cold start of the demo spends ~27 s of one core
+ * device's queue, one pipeline after another: a cold start of the demo spends 11-13 s of one core
  * there while the other core waits. A second device has a queue thread of its own, and Mesa's
  * shader cache is shared by both, so a pipeline that this helper dispatched first is loaded from
  * the cache when the main device reaches it. The helper takes the most recently created pipeline
@@ -93,12 +93,14 @@ export class CompileAhead {
     const device = this.device;
     const layout = device.createBindGroupLayout({ label: `ahead ${source.name}`, entries: bindings.map(layoutEntry) });
     const module = device.createShaderModule({ code: source.wgsl, label: `ahead ${source.name}` });
-    const pipeline = await quietWait(device.createComputePipelineAsync({
+    // Not createComputePipelineAsync: translating WGSL on Dawn's worker thread while the main
+    // device translates another on this one produced invalid SPIR-V now and then (Dawn printed
+    // "SPIRV line 136: Operand '43[%43]' cannot be a type" to stdout, into a CLI's JSON output).
+    const pipeline = device.createComputePipeline({
       label: `ahead ${source.name}`,
       layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
       compute: { module, entryPoint: source.entryPoint, constants: source.constants },
-    }));
-    if (this.stopped) return;
+    });
     const entries = bindings.map((binding) => ({ binding: binding.binding, resource: this.placeholder(binding) }));
     const encoder = device.createCommandEncoder();
     const pass = encoder.beginComputePass();
