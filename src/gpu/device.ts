@@ -1,7 +1,7 @@
 import { chooseAdapter, type AdapterPreference } from './adapter.js';
+import { CompileAhead } from './compile-ahead.js';
 import { KernelProfiler } from './kernel-profiler.js';
 import { layoutEntry, reflectKernel, type BindingInfo, type KernelSource } from './kernel.js';
-import { CompileAhead } from './compile-ahead.js';
 import { BufferPool, type PooledBuffer } from './pool.js';
 import { quietWait } from './quiet-wait.js';
 import { ScratchTextures, TEXTURE_WIDTH, type ScratchTexture } from './textures.js';
@@ -82,6 +82,21 @@ function isScratchTexture(value: BindingValue): value is ScratchTexture {
 }
 
 /**
+ * A second device on the software adapter for CompileAhead, or null where it cannot be had: it only
+ * shortens a cold start, so its absence is no error. An adapter opens one device, so the helper
+ * asks for the adapter again.
+ */
+async function openCompileAhead(gpu: GPU, features: GPUFeatureName[], requiredLimits: Record<string, number>): Promise<CompileAhead | null> {
+  try {
+    const again = await chooseAdapter(gpu, 'software');
+    const device = await again.adapter.requestDevice({ requiredFeatures: features.filter((f) => f !== 'timestamp-query'), requiredLimits });
+    return new CompileAhead(device);
+  } catch {
+    return null;
+  }
+}
+
+/**
  * The WebGPU device and everything that records work on it: the buffer pool, the pipeline
  * cache, and one open command encoder into which dispatches are recorded until `submit`.
  */
@@ -151,12 +166,7 @@ export class Gpu {
     if (hasSubgroups) features.push('subgroups' as GPUFeatureName);
     if (options.profileKernels) features.push('timestamp-query');
     const device = await adapter.requestDevice({ requiredFeatures: features, requiredLimits });
-    let ahead: CompileAhead | null = null;
-    if (options.compileAhead && choice.kind === 'software') {
-      // An adapter opens one device: the helper asks for the same adapter again.
-      const again = await chooseAdapter(gpu, 'software');
-      ahead = new CompileAhead(await again.adapter.requestDevice({ requiredFeatures: features.filter((f) => f !== 'timestamp-query'), requiredLimits }));
-    }
+    const ahead = options.compileAhead && choice.kind === 'software' ? await openCompileAhead(gpu, features, requiredLimits) : null;
     const { subgroupMinSize, subgroupMaxSize } = adapter.info as GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number };
     const capabilities: GpuCapabilities = {
       subgroupSize: hasSubgroups && subgroupMinSize === subgroupMaxSize && subgroupMinSize !== undefined && subgroupMinSize >= 4 && subgroupMinSize <= 64 ? subgroupMinSize : 0,
