@@ -93,10 +93,14 @@ function wgsl(headDim: number, subgroupSize: number): string {
   }).join('\n');
   const visit = (part: 'src' | 'gen', base: string) => {
     const shared = part === 'src' && s > 0;
-    const chunk = (name: string, i: number) => (shared ? `subgroupBroadcast(${name}l${Math.floor(i / s)}, ${i % s}u)` : `${part}_${name}[kv + ${i}u]`);
+    const chunk = (name: string, i: number) => (shared ? `subgroupBroadcast(${name}l${Math.floor(i / s)}, ${i % s}u)` : `${name}r[${i}]`);
+    // A row of each cache through staging arrays and a loop (see main's head_chunks).
+    const ownLoads = `    var kr: array<${element}, ${chunks}>;
+    var vr: array<${element}, ${chunks}>;
+    for (var i = 0u; i < head_chunks; i++) { kr[i] = ${part}_k[kv + i]; vr[i] = ${part}_v[kv + i]; }`;
     return /* wgsl */ `
     let kv = ${base};
-${shared ? `${stridedLoad('kl', 'src_k')}\n${stridedLoad('vl', 'src_v')}` : ''}
+${shared ? `${stridedLoad('kl', 'src_k')}\n${stridedLoad('vl', 'src_v')}` : ownLoads}
     let s = ${c.map((i) => product(`q${i}`, chunk('k', i))).join(' + ')};
     let m_new = max(m, s);
     let shrink = exp(m - m_new);
@@ -117,7 +121,7 @@ struct Params { rows: u32, row_chunks: u32, gen_len: u32, scale: f32 }
 @group(0) @binding(7) var<uniform> params: Params;
 
 @compute @workgroup_size(${s > 0 ? s : ROWS_GROUP})
-fn main(@builtin(workgroup_id) wid: vec3u, ${s > 0 ? '@builtin(subgroup_invocation_id)' : '@builtin(local_invocation_index)'} lane: u32) {
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, ${s > 0 ? '@builtin(subgroup_invocation_id)' : '@builtin(local_invocation_index)'} lane: u32) {
   let group = params.rows + 4u * wid.x;
   let first = info[group];
   let count = info[group + 1u];
@@ -128,7 +132,13 @@ fn main(@builtin(workgroup_id) wid: vec3u, ${s > 0 ? '@builtin(subgroup_invocati
   let row = first + min(lane, count - 1u);
   let gen_start = info[row];
   let q_base = row * params.row_chunks + head;
-${c.map((i) => `  let q${i} = q[q_base + ${i}u] * params.scale;\n  var a${i} = ${element}(0.0);`).join('\n')}
+  // The chunks of one head (${chunks}), as a loop bound the compiler cannot unroll: lavapipe's compile
+  // time grows faster than the number of buffer accesses a kernel has, so rows are loaded and
+  // stored through staging arrays in loops (32 unrolled accesses compile in ~4 s).
+  let head_chunks = params.row_chunks / nwg.y;
+  var qr: array<${element}, ${chunks}>;
+  for (var i = 0u; i < head_chunks; i++) { qr[i] = q[q_base + i] * params.scale; }
+${c.map((i) => `  let q${i} = qr[${i}];\n  var a${i} = ${element}(0.0);`).join('\n')}
   var m = -3.0e38;
   var l = 0.0;
   for (var j = 0u; j < src_len; j++) {${visit('src', '(src_start + j) * params.row_chunks + head')}
@@ -137,7 +147,9 @@ ${c.map((i) => `  let q${i} = q[q_base + ${i}u] * params.scale;\n  var a${i} = $
   }
   if (lane < count) {
     let inv = select(0.0, 1.0 / l, l > 0.0);
-${c.map((i) => `    out[q_base + ${i}u] = a${i} * inv;`).join('\n')}
+    var o: array<${element}, ${chunks}>;
+${c.map((i) => `    o[${i}] = a${i} * inv;`).join('\n')}
+    for (var i = 0u; i < head_chunks; i++) { out[q_base + i] = o[i]; }
   }
 }`;
 }

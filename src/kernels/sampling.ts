@@ -89,7 +89,11 @@ fn top_list(use_mass: bool) {
     }
   }
   let own = lid * LIST;
-  ${range(LIST).map((j) => `merge_v[own + ${j}u] = v${j}; merge_i[own + ${j}u] = i${j};`).join('\n  ')}
+  // Stored through staging arrays in a loop LLVM cannot unroll (as the merges below).
+  var staged_v: array<f32, ${LIST}>;
+  var staged_i: array<u32, ${LIST}>;
+  ${range(LIST).map((j) => `staged_v[${j}] = v${j}; staged_i[${j}] = i${j};`).join('\n  ')}
+  for (var j = 0u; j < select(0u, LIST, params.vocab > 0u); j++) { merge_v[own + j] = staged_v[j]; merge_i[own + j] = staged_i[j]; }
   lane_mass[lid] = mass;
   lane_max[lid] = v0;
   var reading = 0u;
