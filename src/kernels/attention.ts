@@ -1,6 +1,6 @@
 import type { Gpu } from '../gpu/device.js';
 import type { PooledBuffer } from '../gpu/pool.js';
-import { type ElementType, FLAT_INDEX, fixedSubgroupSize, grid1d } from './common.js';
+import { type ElementType, FLAT_INDEX, fixedSubgroupSize, grid1d, stagedRowLoad, stagedRowStore } from './common.js';
 import { dropoutParams, WGSL_DROPOUT } from './dropout.js';
 
 /**
@@ -315,26 +315,14 @@ function eachChunk(l: SubgroupLayout, body: (c: string) => string): string {
   return range(l.chunks).map((c) => body(`${c}u`)).join(' ');
 }
 
-/*
- * A lane's own head rows are loaded and stored by a loop whose trip count the compiler cannot see
- * (it would unroll a constant one): lavapipe's compile time grows faster than the number of buffer
- * loads in a kernel (8 unrolled vec4 loads compiled in 0.4-0.6 s, 32 in 3.6-4.4 s, 96 in 24 s). The
- * loop goes through a staging array; the row arrays themselves are indexed by constants only, so
- * they stay in registers for the hot loop.
- */
-
-/** WGSL: into[c] = buffer[base + c] (times `factor`, if given) for every chunk of a row. */
+/** WGSL: into[c] = buffer[base + c] (times `factor`, if given) for every chunk of a row, in a staging loop (see stagedRowLoad). */
 function loadRow(l: SubgroupLayout, into: string, buffer: string, base: string, factor = ''): string {
-  return `{ var staged: array<${l.type}, CHUNKS>;
-    for (var c = 0u; c < row_chunks; c++) { staged[c] = ${buffer}[${base} + c]; }
-    ${eachChunk(l, (c) => `${into}[${c}] = staged[${c}]${factor};`)} }`;
+  return stagedRowLoad(l.type, l.chunks, 'row_chunks', (c) => `${buffer}[${base} + ${c}]`, (i, value) => `${into}[${i}u] = ${value}${factor};`);
 }
 
-/** WGSL: buffer[base + c] = value(c) for every chunk of a row. */
+/** WGSL: buffer[base + c] = value(c) for every chunk of a row, in a staging loop (see stagedRowStore). */
 function storeRow(l: SubgroupLayout, buffer: string, base: string, value: (c: string) => string): string {
-  return `{ var staged: array<${l.type}, CHUNKS>;
-    ${eachChunk(l, (c) => `staged[${c}] = ${value(c)};`)}
-    for (var c = 0u; c < row_chunks; c++) { ${buffer}[${base} + c] = staged[c]; } }`;
+  return stagedRowStore(l.type, l.chunks, 'row_chunks', (c) => `${buffer}[${base} + ${c}]`, (i) => value(`${i}u`));
 }
 
 type Binding = [access: 'read' | 'read_write', name: string, type: string];
@@ -385,7 +373,7 @@ function subgroupProlog(l: SubgroupLayout): string {
   let bt = params.batch * params.seq;
   let stride = params.hidden / ${l.w}u;
   let head = h * CHUNKS;
-  // CHUNKS, from the uniforms: a loop bound the compiler cannot unroll (see loadRow).
+  // CHUNKS, from the uniforms: a loop bound the compiler cannot unroll (see stagedRowLoad).
   let row_chunks = params.hidden / params.heads / ${l.w}u;
 ${range(r).map((t) => `  let row${t} = row_base + ${t * s}u; let rowc${t} = min(row${t}, params.seq - 1u); let base${t} = (b * params.seq + rowc${t}) * stride + head;`).join('\n')}`;
 }

@@ -1,6 +1,6 @@
 import type { Gpu } from '../gpu/device.js';
 import type { PooledBuffer } from '../gpu/pool.js';
-import { elementForms, fixedSubgroupSize, rowLayout, WORKGROUP_SIZE, type ElementType } from './common.js';
+import { elementForms, fixedSubgroupSize, rowLayout, stagedRowLoad, stagedRowStore, WORKGROUP_SIZE, type ElementType } from './common.js';
 import { MAX_HEAD_DIM } from './attention.js';
 
 /**
@@ -94,7 +94,7 @@ function wgsl(headDim: number, subgroupSize: number): string {
   const visit = (part: 'src' | 'gen', base: string) => {
     const shared = part === 'src' && s > 0;
     const chunk = (name: string, i: number) => (shared ? `subgroupBroadcast(${name}l${Math.floor(i / s)}, ${i % s}u)` : `${name}r[${i}]`);
-    // A row of each cache through staging arrays and a loop (see main's head_chunks).
+    // A row of each cache through staging arrays, read by constant index (see stagedRowLoad in common.ts).
     const ownLoads = `    var kr: array<${element}, ${chunks}>;
     var vr: array<${element}, ${chunks}>;
     for (var i = 0u; i < head_chunks; i++) { kr[i] = ${part}_k[kv + i]; vr[i] = ${part}_v[kv + i]; }`;
@@ -132,13 +132,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let row = first + min(lane, count - 1u);
   let gen_start = info[row];
   let q_base = row * params.row_chunks + head;
-  // The chunks of one head (${chunks}), as a loop bound the compiler cannot unroll: lavapipe's compile
-  // time grows faster than the number of buffer accesses a kernel has, so rows are loaded and
-  // stored through staging arrays in loops (32 unrolled accesses compile in ~4 s).
+  // The chunks of one head (${chunks}), as a loop bound the compiler cannot unroll (see stagedRowLoad in common.ts).
   let head_chunks = params.row_chunks / nwg.y;
-  var qr: array<${element}, ${chunks}>;
-  for (var i = 0u; i < head_chunks; i++) { qr[i] = q[q_base + i] * params.scale; }
-${c.map((i) => `  let q${i} = qr[${i}];\n  var a${i} = ${element}(0.0);`).join('\n')}
+${c.map((i) => `  var q${i}: ${element};\n  var a${i} = ${element}(0.0);`).join('\n')}
+  ${stagedRowLoad(element, chunks, 'head_chunks', (i) => `q[q_base + ${i}] * params.scale`, (i, value) => `q${i} = ${value};`)}
   var m = -3.0e38;
   var l = 0.0;
   for (var j = 0u; j < src_len; j++) {${visit('src', '(src_start + j) * params.row_chunks + head')}
@@ -147,9 +144,7 @@ ${c.map((i) => `  let q${i} = qr[${i}];\n  var a${i} = ${element}(0.0);`).join('
   }
   if (lane < count) {
     let inv = select(0.0, 1.0 / l, l > 0.0);
-    var o: array<${element}, ${chunks}>;
-${c.map((i) => `    o[${i}] = a${i} * inv;`).join('\n')}
-    for (var i = 0u; i < head_chunks; i++) { out[q_base + i] = o[i]; }
+    ${stagedRowStore(element, chunks, 'head_chunks', (i) => `out[q_base + ${i}]`, (i) => `a${i} * inv`)}
   }
 }`;
 }

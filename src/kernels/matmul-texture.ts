@@ -289,7 +289,7 @@ ${perLane ? quadWgsl(transB, s, tileRows) : blockWgsl(transB, s, tileRows)}
     }
   }
   // The stores go through a staging array in a loop the compiler cannot unroll (tile_rows is a
-  // uniform): lavapipe's compile time grows faster than the number of buffer accesses in a kernel.
+  // uniform): 128 unrolled stores were most of the kernel's compile time (see stagedRowLoad in common.ts).
   var staged: array<vec4f, ${tileRows}>;
 ${rows.map((i) => `  staged[${i}] = acc${i} + bias4;`).join('\n')}
   for (var i = 0u; i < params.tile_rows; i++) {

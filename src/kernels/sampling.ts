@@ -89,7 +89,7 @@ fn top_list(use_mass: bool) {
     }
   }
   let own = lid * LIST;
-  // Stored through staging arrays in a loop LLVM cannot unroll (as the merges below).
+  // Stored through staging arrays in a loop LLVM cannot unroll, as the merges below (see stagedRowLoad in common.ts).
   var staged_v: array<f32, ${LIST}>;
   var staged_i: array<u32, ${LIST}>;
   ${range(LIST).map((j) => `staged_v[${j}] = v${j}; staged_i[${j}] = i${j};`).join('\n  ')}
