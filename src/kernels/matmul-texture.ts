@@ -12,9 +12,10 @@ import type { MatmulEpilogue, MatmulOptions, MatmulShape } from './matmul-epilog
  * check per lane, while a storage-texture load is a gather of four floats per lane with vector
  * bounds handling: a texel costs a fraction of one buffer element. So both operands go to
  * scratch textures first and the matmul reads nothing else. Where the stored rows are whole
- * texels an operand is copied as stored (a memcpy on lavapipe): A as [M, K], B as [K, N] or
- * [N, K], read natively. A stored [K, M] is copied and then transposed texture to texture
- * (reading it natively ran 2-3x slower). Anything else is packed by a kernel, zero-padded.
+ * texels an operand is copied as stored (a memcpy on lavapipe): A as [M, K] or (with 16 lanes)
+ * [K, M], B as [K, N] or [N, K], read natively. With fewer lanes A stored [K, M] is copied and
+ * then transposed texture to texture (the shuffle kernel reading it natively ran 2-3x slower).
+ * Anything else is packed by a kernel, zero-padded.
  *
  * One workgroup is one subgroup of S lanes and owns a tile of R rows x 4S columns: lane l
  * accumulates four columns (one B texel per k-step) for every row. Per block of 4S k-steps lane l
@@ -67,6 +68,8 @@ function texelCoords(index: string): string {
 interface TextureLayout {
   copyA: boolean;
   transposeA: boolean;
+  /** A is read stored [K, M] (texel rows along m): row-per-lane kernels with M a multiple of 4. */
+  transA: boolean;
   copyB: boolean;
   /** B is read stored [N, K] (texel rows along k). */
   transB: boolean;
@@ -77,15 +80,16 @@ interface TextureLayout {
   bTexels: number;
 }
 
-function layoutFor(shape: MatmulShape): TextureLayout {
+function layoutFor(shape: MatmulShape, s: number): TextureLayout {
   const { batch, m, k, n } = shape;
   const copyA = !shape.transA && k % 4 === 0;
-  const transposeA = !!shape.transA && m % 4 === 0;
+  const transA = !!shape.transA && m % 4 === 0 && rowPerLaneA(s);
+  const transposeA = !!shape.transA && m % 4 === 0 && !transA;
   const copyB = shape.transB ? k % 4 === 0 : n % 4 === 0;
   const transB = copyB && !!shape.transB;
-  const aRow = Math.ceil(k / 4);
+  const aRow = transA ? m / 4 : Math.ceil(k / 4);
   const bRow = transB ? k / 4 : Math.ceil(n / 4);
-  return { copyA, transposeA, copyB, transB, aRow, bRow, aTexels: batch * m * aRow, bTexels: batch * (transB ? n : k) * bRow };
+  return { copyA, transposeA, transA, copyB, transB, aRow, bRow, aTexels: batch * (transA ? k : m) * aRow, bTexels: batch * (transB ? n : k) * bRow };
 }
 
 function dispatchSize(shape: MatmulShape, s: number): [number, number, number] {
@@ -95,7 +99,7 @@ function dispatchSize(shape: MatmulShape, s: number): [number, number, number] {
 
 /** Whether this problem fits the scratch textures and dispatch limits (else use another version). */
 export function textureMatmulFits(gpu: Gpu, shape: MatmulShape, s: number): boolean {
-  const layout = layoutFor(shape);
+  const layout = layoutFor(shape, s);
   const maxGroups = gpu.device.limits.maxComputeWorkgroupsPerDimension;
   return Math.max(layout.aTexels, layout.bTexels) <= gpu.textures.maxTexels && Math.max(...dispatchSize(shape, s)) <= maxGroups;
 }
@@ -234,20 +238,33 @@ function blockWgsl(transB: boolean, s: number, tileRows: number): string {
 /**
  * WGSL of one quad of k-steps from kb with row-per-lane A loads: lane l loads the A texel of rows
  * l + jS, the B texels of the quad, then the FMAs, each row's A value broadcast from its lane.
+ * With A stored [K, M] (`transA`) a texel holds four rows at one k-step instead: lane l loads, for
+ * k-step kb + l % 4, the texel of rows 4(l / 4) + jS .. +3, and row i's value at k-step kb + c
+ * comes from lane c + 4((i % S) / 4), component i % 4. Every lane index is a constant either way.
  */
-function quadWgsl(transB: boolean, s: number, tileRows: number): string {
+function quadWgsl(transA: boolean, transB: boolean, s: number, tileRows: number): string {
   const lines: string[] = [];
-  lines.push('    let a_live = kb / 4u < params.a_row;');
-  for (const j of range(tileRows / s)) lines.push(`    let al${j} = select(vec4f(0.0), texel(ta, a_first + ${j * s}u * params.a_row + kb / 4u), a_live);`);
+  if (transA) {
+    lines.push('    let a_live = kb + lane % 4u < params.k;', '    let a_quad = a_first + (kb + lane % 4u) * params.a_row;');
+    for (const j of range(tileRows / s)) lines.push(`    let al${j} = select(vec4f(0.0), texel(ta, a_quad + ${(j * s) / 4}u), a_live);`);
+  } else {
+    lines.push('    let a_live = kb / 4u < params.a_row;');
+    for (const j of range(tileRows / s)) lines.push(`    let al${j} = select(vec4f(0.0), texel(ta, a_first + ${j * s}u * params.a_row + kb / 4u), a_live);`);
+  }
   lines.push(...bQuadWgsl(transB, '    ', 'kb'));
+  const aValue = (i: number, q: number): string => {
+    const j = Math.floor(i / s);
+    const r = i % s;
+    return transA ? `subgroupBroadcast(al${j}.${COMPONENTS[r % 4]}, ${q + 4 * Math.floor(r / 4)}u)` : `subgroupBroadcast(al${j}.${COMPONENTS[q]}, ${r}u)`;
+  };
   for (const i of range(tileRows)) {
-    const fmas = COMPONENTS.map((c, q) => `acc${i} = fma(vec4f(subgroupBroadcast(al${Math.floor(i / s)}.${c}, ${i % s}u)), b${q}, acc${i});`).join(' ');
+    const fmas = range(4).map((q) => `acc${i} = fma(vec4f(${aValue(i, q)}), b${q}, acc${i});`).join(' ');
     lines.push(`    { ${fmas} }`);
   }
   return lines.join('\n');
 }
 
-function matmulWgsl(transB: boolean, s: number, tileRows: number): string {
+function matmulWgsl(transA: boolean, transB: boolean, s: number, tileRows: number): string {
   const perLane = rowPerLaneA(s);
   const rows = range(tileRows);
   const bFirst = transB ? 'b_batch + c4 * 4u * params.b_row' : 'b_batch + c4';
@@ -273,12 +290,12 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(subgroup_invocation_id) lane:
   let c4 = (wg.x / ${ROW_GROUP}u) * ${s}u + lane;
   let a_batch = wg.z * params.a_texels;
   let b_batch = wg.z * params.b_texels;
-  let a_first = a_batch + ${perLane ? '(row0 + lane) * params.a_row' : 'row0 * params.a_row + lane'};
+  let a_first = a_batch + ${transA ? 'row0 / 4u + lane / 4u' : perLane ? '(row0 + lane) * params.a_row' : 'row0 * params.a_row + lane'};
   let b_first = ${bFirst};
   let c_base = wg.z * params.stride_c;
 ${rows.map((i) => `  var acc${i} = vec4f(0.0);`).join('\n')}
   for (var kb = 0u; kb < params.k; kb += ${perLane ? 4 : 4 * s}u) {
-${perLane ? quadWgsl(transB, s, tileRows) : blockWgsl(transB, s, tileRows)}
+${perLane ? quadWgsl(transA, transB, s, tileRows) : blockWgsl(transB, s, tileRows)}
   }
   // The lane's four columns take the same bias in every row: four loads per lane and tile.
   var bias4 = vec4f(0.0);
@@ -316,19 +333,19 @@ const sources = new Map<string, string>();
  */
 export function textureMatmul(gpu: Gpu, a: PooledBuffer, b: PooledBuffer, out: PooledBuffer, shape: MatmulShape, v: MatmulOptions, epilogue: MatmulEpilogue, s: number): void {
   const { batch, m, k, n } = shape;
-  const layout = layoutFor(shape);
+  const layout = layoutFor(shape, s);
   let ta: ScratchTexture;
-  if (layout.copyA) ta = copied(gpu, a, 'matmul.a', layout.aTexels);
+  if (layout.copyA || layout.transA) ta = copied(gpu, a, 'matmul.a', layout.aTexels);
   else if (layout.transposeA) ta = transposedA(gpu, a, shape, layout.aRow);
   else ta = pack(gpu, a, 'matmul.a', m, k, v.transA, batch, layout.aRow);
   let tb: ScratchTexture;
   if (!layout.copyB) tb = pack(gpu, b, 'matmul.b', k, n, v.transB, batch, layout.bRow);
   else tb = (shape.constantB ? gpu.residentTexture(b, layout.bTexels) : null) ?? copied(gpu, b, 'matmul.b', layout.bTexels);
   const tileRows = tileRowsFor(m, s);
-  const key = `${layout.transB} ${s} ${tileRows}`;
+  const key = `${layout.transA} ${layout.transB} ${s} ${tileRows}`;
   let wgsl = sources.get(key);
   if (wgsl === undefined) {
-    wgsl = matmulWgsl(layout.transB, s, tileRows);
+    wgsl = matmulWgsl(layout.transA, layout.transB, s, tileRows);
     sources.set(key, wgsl);
   }
   const kernel = gpu.kernel({ name: 'matmul-texture', wgsl });
