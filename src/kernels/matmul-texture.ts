@@ -12,10 +12,8 @@ import type { MatmulEpilogue, MatmulOptions, MatmulShape } from './matmul-epilog
  * check per lane, while a storage-texture load is a gather of four floats per lane with vector
  * bounds handling: a texel costs a fraction of one buffer element. So both operands go to
  * scratch textures first and the matmul reads nothing else. Where the stored rows are whole
- * texels an operand is copied as stored (a memcpy on lavapipe): A as [M, K] or (with 16 lanes)
- * [K, M], B as [K, N] or [N, K], read natively. With fewer lanes A stored [K, M] is copied and
- * then transposed texture to texture (the shuffle kernel reading it natively ran 2-3x slower).
- * Anything else is packed by a kernel, zero-padded.
+ * texels an operand is copied as stored (a memcpy on lavapipe): A as [M, K] or [K, M], B as
+ * [K, N] or [N, K], read natively. Anything else is packed by a kernel, zero-padded.
  *
  * One workgroup is one subgroup of S lanes and owns a tile of R rows x 4S columns: lane l
  * accumulates four columns (one B texel per k-step) for every row. Per block of 4S k-steps lane l
@@ -60,15 +58,14 @@ function texelCoords(index: string): string {
 }
 
 /**
- * How the operands reach the textures. A is read in the plain layout (texel rows along k),
- * ceil(K/4) texels a row, zero past K: copied when stored so with K a multiple of 4, transposed
- * texture to texture when stored [K, M] with M a multiple of 4, else packed. B is copied when its
- * stored rows are whole texels and then read in its stored layout; else packed plain.
+ * How the operands reach the textures. A is copied and read in its stored layout when stored
+ * [M, K] with K a multiple of 4 or [K, M] with M a multiple of 4; else packed plain (texel rows
+ * along k, ceil(K/4) texels a row, zero past K). B is copied when its stored rows are whole
+ * texels and then read in its stored layout; else packed plain.
  */
 interface TextureLayout {
   copyA: boolean;
-  transposeA: boolean;
-  /** A is read stored [K, M] (texel rows along m): row-per-lane kernels with M a multiple of 4. */
+  /** A is read stored [K, M] (texel rows along m), M a multiple of 4. */
   transA: boolean;
   copyB: boolean;
   /** B is read stored [N, K] (texel rows along k). */
@@ -80,16 +77,15 @@ interface TextureLayout {
   bTexels: number;
 }
 
-function layoutFor(shape: MatmulShape, s: number): TextureLayout {
+function layoutFor(shape: MatmulShape): TextureLayout {
   const { batch, m, k, n } = shape;
   const copyA = !shape.transA && k % 4 === 0;
-  const transA = !!shape.transA && m % 4 === 0 && rowPerLaneA(s);
-  const transposeA = !!shape.transA && m % 4 === 0 && !transA;
+  const transA = !!shape.transA && m % 4 === 0;
   const copyB = shape.transB ? k % 4 === 0 : n % 4 === 0;
   const transB = copyB && !!shape.transB;
   const aRow = transA ? m / 4 : Math.ceil(k / 4);
   const bRow = transB ? k / 4 : Math.ceil(n / 4);
-  return { copyA, transposeA, transA, copyB, transB, aRow, bRow, aTexels: batch * (transA ? k : m) * aRow, bTexels: batch * (transB ? n : k) * bRow };
+  return { copyA, transA, copyB, transB, aRow, bRow, aTexels: batch * (transA ? k : m) * aRow, bTexels: batch * (transB ? n : k) * bRow };
 }
 
 function dispatchSize(shape: MatmulShape, s: number): [number, number, number] {
@@ -99,7 +95,7 @@ function dispatchSize(shape: MatmulShape, s: number): [number, number, number] {
 
 /** Whether this problem fits the scratch textures and dispatch limits (else use another version). */
 export function textureMatmulFits(gpu: Gpu, shape: MatmulShape, s: number): boolean {
-  const layout = layoutFor(shape, s);
+  const layout = layoutFor(shape);
   const maxGroups = gpu.device.limits.maxComputeWorkgroupsPerDimension;
   return Math.max(layout.aTexels, layout.bTexels) <= gpu.textures.maxTexels && Math.max(...dispatchSize(shape, s)) <= maxGroups;
 }
@@ -141,51 +137,6 @@ function pack(gpu: Gpu, x: PooledBuffer, slot: string, rows: number, cols: numbe
   return texture;
 }
 
-const TRANSPOSE = /* wgsl */ `
-struct Params { m4: u32, k: u32, k4: u32, in_texels: u32, out_texels: u32, blocks: u32 }
-@group(0) @binding(0) var src: texture_storage_2d<rgba32float, read>;
-@group(0) @binding(1) var dst: texture_storage_2d<rgba32float, write>;
-@group(0) @binding(2) var<uniform> params: Params;
-
-fn texel(i: u32) -> vec4f {
-  return textureLoad(src, ${texelCoords('i')});
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let t = ${FLAT_INDEX};
-  if (t >= params.blocks) { return; }
-  let k4 = t % params.k4;
-  let rest = t / params.k4;
-  let m4 = rest % params.m4;
-  let b = rest / params.m4;
-  let k0 = k4 * 4u;
-  let first = b * params.in_texels + k0 * params.m4 + m4;
-  let t0 = select(vec4f(0.0), texel(first), k0 < params.k);
-  let t1 = select(vec4f(0.0), texel(first + params.m4), k0 + 1u < params.k);
-  let t2 = select(vec4f(0.0), texel(first + 2u * params.m4), k0 + 2u < params.k);
-  let t3 = select(vec4f(0.0), texel(first + 3u * params.m4), k0 + 3u < params.k);
-  let out = b * params.out_texels + m4 * 4u * params.k4 + k4;
-  textureStore(dst, ${texelCoords('out')}, vec4f(t0.x, t1.x, t2.x, t3.x));
-  textureStore(dst, ${texelCoords('out + params.k4')}, vec4f(t0.y, t1.y, t2.y, t3.y));
-  textureStore(dst, ${texelCoords('out + 2u * params.k4')}, vec4f(t0.z, t1.z, t2.z, t3.z));
-  textureStore(dst, ${texelCoords('out + 3u * params.k4')}, vec4f(t0.w, t1.w, t2.w, t3.w));
-}`;
-
-/**
- * Records A (stored [K, M] per batch entry, M a multiple of 4) into texture slot 'matmul.a' as
- * [M, k4 texels], zero past K: a copy as stored, then a 4 x 4 block transpose per invocation.
- */
-function transposedA(gpu: Gpu, a: PooledBuffer, shape: MatmulShape, k4: number): ScratchTexture {
-  const { batch, m, k } = shape;
-  const stored = copied(gpu, a, 'matmul.a.stored', (batch * k * m) / 4);
-  const texture = gpu.textures.acquire('matmul.a', batch * m * k4);
-  const blocks = batch * (m / 4) * k4;
-  const params = { m4: m / 4, k, k4, in_texels: (k * m) / 4, out_texels: m * k4, blocks };
-  gpu.dispatch(gpu.kernel({ name: 'matmul-transpose', wgsl: TRANSPOSE }), { src: stored, dst: texture, params }, grid1d(blocks));
-  return texture;
-}
-
 function copied(gpu: Gpu, x: PooledBuffer, slot: string, texels: number): ScratchTexture {
   const texture = gpu.textures.acquire(slot, texels);
   gpu.copyToTexture(x, texture, texels);
@@ -220,16 +171,35 @@ function bQuadWgsl(transB: boolean, indent: string, kq: string): string[] {
  * and the FMAs. A texels and B k-steps past K read as zero. Every block is masked: one copy of
  * the unrolled block instead of an unmasked one plus a masked one for the last halves the kernel
  * lavapipe compiles (seconds of LLVM per copy), and the selects cost little beside the FMAs.
+ * With A stored [K, M] (`transA`) lane l loads, for each of its k-steps kb + 4l + c, the texels of
+ * the tile's rows (four rows each), and subgroupShuffle hands quad t's texels to every lane.
  */
-function blockWgsl(transB: boolean, s: number, tileRows: number): string {
+function blockWgsl(transA: boolean, transB: boolean, s: number, tileRows: number): string {
   const lines: string[] = [];
-  lines.push('    let a_live = kb / 4u + lane < params.a_row;');
-  for (const i of range(tileRows)) lines.push(`    let al${i} = select(vec4f(0.0), texel(ta, a_first + ${i}u * params.a_row + kb / 4u), a_live);`);
+  const quads = range(tileRows / 4);
+  if (transA) {
+    for (const c of range(4)) {
+      lines.push(`    let ak${c} = kb + lane * 4u + ${c}u;`);
+      for (const q of quads) lines.push(`    let al${c}_${q} = select(vec4f(0.0), texel(ta, a_first + ak${c} * params.a_row + ${q}u), ak${c} < params.k);`);
+    }
+  } else {
+    lines.push('    let a_live = kb / 4u + lane < params.a_row;');
+    for (const i of range(tileRows)) lines.push(`    let al${i} = select(vec4f(0.0), texel(ta, a_first + ${i}u * params.a_row + kb / 4u), a_live);`);
+  }
   lines.push(`    for (var t = 0u; t < ${s}u; t++) {`, '      let kq = kb + t * 4u;');
   lines.push(...bQuadWgsl(transB, '      ', 'kq'));
-  for (const i of range(tileRows)) {
-    const fmas = COMPONENTS.map((c, q) => `acc${i} = fma(vec4f(av.${c}), b${q}, acc${i});`).join(' ');
-    lines.push(`      { let av = subgroupShuffle(al${i}, t); ${fmas} }`);
+  if (transA) {
+    for (const c of range(4)) {
+      for (const q of quads) {
+        const fmas = range(4).map((r) => `acc${4 * q + r} = fma(vec4f(av.${COMPONENTS[r]}), b${c}, acc${4 * q + r});`).join(' ');
+        lines.push(`      { let av = subgroupShuffle(al${c}_${q}, t); ${fmas} }`);
+      }
+    }
+  } else {
+    for (const i of range(tileRows)) {
+      const fmas = COMPONENTS.map((c, q) => `acc${i} = fma(vec4f(av.${c}), b${q}, acc${i});`).join(' ');
+      lines.push(`      { let av = subgroupShuffle(al${i}, t); ${fmas} }`);
+    }
   }
   lines.push('    }');
   return lines.join('\n');
@@ -290,12 +260,12 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(subgroup_invocation_id) lane:
   let c4 = (wg.x / ${ROW_GROUP}u) * ${s}u + lane;
   let a_batch = wg.z * params.a_texels;
   let b_batch = wg.z * params.b_texels;
-  let a_first = a_batch + ${transA ? 'row0 / 4u + lane / 4u' : perLane ? '(row0 + lane) * params.a_row' : 'row0 * params.a_row + lane'};
+  let a_first = a_batch + ${transA ? (perLane ? 'row0 / 4u + lane / 4u' : 'row0 / 4u') : perLane ? '(row0 + lane) * params.a_row' : 'row0 * params.a_row + lane'};
   let b_first = ${bFirst};
   let c_base = wg.z * params.stride_c;
 ${rows.map((i) => `  var acc${i} = vec4f(0.0);`).join('\n')}
   for (var kb = 0u; kb < params.k; kb += ${perLane ? 4 : 4 * s}u) {
-${perLane ? quadWgsl(transA, transB, s, tileRows) : blockWgsl(transB, s, tileRows)}
+${perLane ? quadWgsl(transA, transB, s, tileRows) : blockWgsl(transA, transB, s, tileRows)}
   }
   // The lane's four columns take the same bias in every row: four loads per lane and tile.
   var bias4 = vec4f(0.0);
@@ -333,10 +303,9 @@ const sources = new Map<string, string>();
  */
 export function textureMatmul(gpu: Gpu, a: PooledBuffer, b: PooledBuffer, out: PooledBuffer, shape: MatmulShape, v: MatmulOptions, epilogue: MatmulEpilogue, s: number): void {
   const { batch, m, k, n } = shape;
-  const layout = layoutFor(shape, s);
+  const layout = layoutFor(shape);
   let ta: ScratchTexture;
   if (layout.copyA || layout.transA) ta = copied(gpu, a, 'matmul.a', layout.aTexels);
-  else if (layout.transposeA) ta = transposedA(gpu, a, shape, layout.aRow);
   else ta = pack(gpu, a, 'matmul.a', m, k, v.transA, batch, layout.aRow);
   let tb: ScratchTexture;
   if (!layout.copyB) tb = pack(gpu, b, 'matmul.b', k, n, v.transB, batch, layout.bRow);

@@ -54,10 +54,10 @@ test('the per-adapter default is a version this adapter runs', () => {
 
 // (batch, M, K, N): 1x1, tiny, not multiples of any tile (subgroup tiles are 16 x 16, 128 rows a
 // workgroup; tiled 64 x 64 by 16), K past one and several k blocks with a tail, and batched.
-// The texture version copies operands whose stored rows are whole texels (4 floats), reads A stored
-// [K, M] natively with 16 lanes and transposes it texture to texture with fewer when M is a multiple
-// of 4 (node/lavapipe-width.test.ts runs these at 8 lanes for the second), packs the rest; its k blocks
-// are 32 steps, the last one masked. The last four shapes take the copy and transpose paths:
+// The texture version copies operands whose stored rows are whole texels (4 floats) and reads them
+// as stored (A stored [K, M] too when M is a multiple of 4; node/lavapipe-width.test.ts runs these
+// at 8 lanes, the shuffle kernel), packs the rest; its k blocks
+// are 32 steps, the last one masked. The last four shapes take the copy paths (A transposed too):
 // M past one group of 16 row blocks, N not a multiple of the 32-column strip, K with a tail.
 // The texture version tiles 20 rows where that pads M much less than 32 (every m here but 64 and 548, which take 32).
 const SHAPES: [number, number, number, number][] = [
