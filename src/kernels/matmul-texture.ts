@@ -234,7 +234,20 @@ function quadWgsl(transA: boolean, transB: boolean, s: number, tileRows: number)
   return lines.join('\n');
 }
 
-function matmulWgsl(transA: boolean, transB: boolean, s: number, tileRows: number): string {
+/**
+ * WGSL storing the lane's four columns of one row (`value`) at `first`, the row's first element.
+ * With N a multiple of 4 they are one vec4 (out is then array<vec4f>): a quarter of the per-lane
+ * stores, 3-14 % faster at K = 128 (the small configurations' shapes), equal at K = 768.
+ */
+function rowStoreWgsl(vec4Out: boolean): string {
+  if (vec4Out) return '      if (c4 * 4u < params.n) { out[first / 4u + c4] = value; }';
+  return `      for (var q = 0u; q < 4u; q++) {
+        let col = c4 * 4u + q;
+        if (col < params.n) { out[first + col] = value[q]; }
+      }`;
+}
+
+function matmulWgsl(transA: boolean, transB: boolean, s: number, tileRows: number, vec4Out: boolean): string {
   const perLane = rowPerLaneA(s);
   const rows = range(tileRows);
   const bFirst = transB ? 'b_batch + c4 * 4u * params.b_row' : 'b_batch + c4';
@@ -244,7 +257,7 @@ diagnostic(off, subgroup_uniformity);
 struct Params { m: u32, n: u32, k: u32, a_row: u32, b_row: u32, a_texels: u32, b_texels: u32, stride_c: u32, row_blocks: u32, has_bias: u32, tile_rows: u32 }
 @group(0) @binding(0) var ta: texture_storage_2d<rgba32float, read>;
 @group(0) @binding(1) var tb: texture_storage_2d<rgba32float, read>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<${vec4Out ? 'vec4f' : 'f32'}>;
 @group(0) @binding(3) var<uniform> params: Params;
 @group(0) @binding(4) var<storage, read> bias: array<f32>;
 
@@ -283,10 +296,8 @@ ${rows.map((i) => `  staged[${i}] = acc${i} + bias4;`).join('\n')}
     let row = row0 + i;
     if (row < params.m) {
       let value = staged[i];
-      for (var q = 0u; q < 4u; q++) {
-        let col = c4 * 4u + q;
-        if (col < params.n) { out[c_base + row * params.n + col] = value[q]; }
-      }
+      let first = c_base + row * params.n;
+${rowStoreWgsl(vec4Out)}
     }
   }
 }`;
@@ -311,10 +322,11 @@ export function textureMatmul(gpu: Gpu, a: PooledBuffer, b: PooledBuffer, out: P
   if (!layout.copyB) tb = pack(gpu, b, 'matmul.b', k, n, v.transB, batch, layout.bRow);
   else tb = (shape.constantB ? gpu.residentTexture(b, layout.bTexels) : null) ?? copied(gpu, b, 'matmul.b', layout.bTexels);
   const tileRows = tileRowsFor(m, s);
-  const key = `${layout.transA} ${layout.transB} ${s} ${tileRows}`;
+  const vec4Out = n % 4 === 0;
+  const key = `${layout.transA} ${layout.transB} ${s} ${tileRows} ${vec4Out}`;
   let wgsl = sources.get(key);
   if (wgsl === undefined) {
-    wgsl = matmulWgsl(layout.transA, layout.transB, s, tileRows);
+    wgsl = matmulWgsl(layout.transA, layout.transB, s, tileRows, vec4Out);
     sources.set(key, wgsl);
   }
   const kernel = gpu.kernel({ name: 'matmul-texture', wgsl });
