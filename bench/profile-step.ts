@@ -10,10 +10,8 @@
  */
 import { loadavg } from 'node:os';
 import { AdamW } from '../src/autograd/adamw.js';
-import { backward } from '../src/autograd/tape.js';
-import { scope } from '../src/autograd/tensor.js';
 import { initNodeEngine } from '../src/node/gpu.js';
-import { benchBatch, randomModel, SEED, SMALL, type ModelConfigSpec } from './step.js';
+import { benchBatch, randomModel, SEED, SMALL, trainingStep, type ModelConfigSpec } from './step.js';
 
 const DEMO: ModelConfigSpec = { name: 'demo', layers: 2, hidden: 128, heads: 4, intermediate: 512, vocab: 278 };
 const SPECS: Record<string, ModelConfigSpec> = { small: SMALL, seed: SEED, demo: DEMO };
@@ -33,14 +31,7 @@ console.log(`adapter: ${gpu.adapterKind} (${gpu.adapterDescription}); load avera
 const { model, weights, release } = randomModel(spec);
 const optimizer = new AdamW(weights, { lr: 2e-6, weightDecay: 0.01 });
 const batch = benchBatch(16, tokens, spec.vocab);
-const step = (seed: number) => {
-  scope(() => backward(model.loss(batch, { training: true, seed }).total));
-  optimizer.step();
-  for (const weight of weights.values()) {
-    weight.grad?.release();
-    weight.grad = null;
-  }
-};
+const step = (seed: number) => trainingStep(model, weights, optimizer, batch, seed).release();
 
 step(1);
 await gpu.sync();

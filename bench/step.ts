@@ -106,6 +106,21 @@ export function randomModel(spec: ModelConfigSpec): { model: SimBert; weights: M
   return { model: new SimBert(config, weights), weights, release };
 }
 
+/** One training step as the benches run it: loss, backward, AdamW, gradients released. Returns the loss (the caller releases it). */
+export function trainingStep(model: SimBert, weights: Map<string, Tensor>, optimizer: AdamW, batch: BertBatch, seed: number): Tensor {
+  const total = scope(() => {
+    const out = model.loss(batch, { training: true, seed });
+    backward(out.total);
+    return out.total;
+  });
+  optimizer.step();
+  for (const weight of weights.values()) {
+    weight.grad?.release();
+    weight.grad = null;
+  }
+  return total;
+}
+
 /** ms per training step (median), main-thread CPU per step, dispatches and submissions per step, peak pool bytes. */
 export async function benchStep(spec: ModelConfigSpec, rows: number, tokens: number, samples: number): Promise<StepResult> {
   const gpu = activeGpu();
@@ -115,16 +130,7 @@ export async function benchStep(spec: ModelConfigSpec, rows: number, tokens: num
   let last: Tensor | null = null;
   const step = (seed: number) => {
     last?.release();
-    last = scope(() => {
-      const out = model.loss(batch, { training: true, seed });
-      backward(out.total);
-      return out.total;
-    });
-    optimizer.step();
-    for (const weight of weights.values()) {
-      weight.grad?.release();
-      weight.grad = null;
-    }
+    last = trainingStep(model, weights, optimizer, batch, seed);
   };
   // Warm-up: compiles every pipeline and fills the pool's free lists.
   gpu.resetPipelineUse();
