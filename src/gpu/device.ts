@@ -125,6 +125,8 @@ export class Gpu {
    * once). It holds NaNs, so that a kernel reading it anyway shows in its output.
    */
   readonly unreadBinding: PooledBuffer;
+  /** A small buffer for a writable binding that a uniform flag tells the kernel not to write (see unreadBinding). */
+  readonly unwrittenBinding: PooledBuffer;
 
   private constructor(
     readonly device: GPUDevice,
@@ -141,6 +143,7 @@ export class Gpu {
     this.textures = new ScratchTextures(device, this.pool);
     this.unreadBinding = this.pool.acquire(16, 'unread binding');
     this.write(this.unreadBinding, new Float32Array(4).fill(NaN));
+    this.unwrittenBinding = this.pool.acquire(16, 'unwritten binding');
     device.addEventListener('uncapturederror', (event) => {
       const message = (event as GPUUncapturedErrorEvent).error.message;
       this.deviceError ??= message;

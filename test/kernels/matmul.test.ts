@@ -83,10 +83,11 @@ for (const [batch, m, k, n] of SHAPES) {
   }
 }
 
-// The texture version adds the bias in its kernel (four columns a lane, masked past N) and runs
-// GELU as a second pass: these take its 20-row tiles but for 90 rows (32-row tiles, M not a
-// multiple of them), N past the 32-column strips and not a multiple of a lane's 4 columns.
-for (const [m, k, n] of [[1, 1, 1], [7, 13, 5], [129, 65, 33], [130, 70, 131], [90, 36, 70]]) {
+// The texture version adds the bias and GELU in its store loop (four columns a lane, masked past
+// N): these take its 20-row tiles but for 90 rows (32-row tiles, M not a multiple of them), N past
+// the 32-column strips and not a multiple of a lane's 4 columns (scalar stores), and N a multiple
+// of 4 (vec4 stores).
+for (const [m, k, n] of [[1, 1, 1], [7, 13, 5], [129, 65, 33], [130, 70, 131], [90, 36, 70], [61, 24, 72], [3, 8, 4]]) {
   test(`linear ${m}x${k}x${n} with bias, with and without fused GELU, matches the CPU (every version)`, async () => {
     const x = randomArray(m * k, 1, 2);
     const w = randomArray(k * n, 2);
@@ -172,6 +173,7 @@ test('linear gradients (bias, fused GELU, transposed kernel, every version)', as
     await checkGradients('linear', [[6, 7], [9, 7], [9]], ([x, w, b]) => linear(x, w, b, 'none', true));
     await checkGradients('linear', [[6, 7], [7, 9], [9]], ([x, w, b]) => linear(x, w, b));
     await checkGradients('linear+gelu', [[2, 3, 7], [7, 9], [9]], ([x, w, b]) => linear(x, w, b, 'gelu'));
+    await checkGradients('linear+gelu', [[5, 6], [6, 8], [8]], ([x, w, b]) => linear(x, w, b, 'gelu'));
     await checkGradients('linear', [[1, 1], [1, 1]], ([x, w]) => linear(x, w));
   });
 });
