@@ -105,7 +105,8 @@ export class CompileAhead {
     const encoder = device.createCommandEncoder();
     const pass = encoder.beginComputePass();
     pass.setPipeline(pipeline);
-    pass.setBindGroup(0, device.createBindGroup({ layout, entries }));
+    const uniformOffsets = bindings.filter((binding) => binding.kind === 'uniform').map(() => 0);
+    pass.setBindGroup(0, device.createBindGroup({ layout, entries }), uniformOffsets);
     pass.dispatchWorkgroups(1);
     pass.end();
     device.queue.submit([encoder.finish()]);

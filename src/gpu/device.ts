@@ -1,4 +1,5 @@
 import { chooseAdapter, type AdapterPreference } from './adapter.js';
+import { BindGroupCache } from './bind-groups.js';
 import { CompileAhead } from './compile-ahead.js';
 import { KernelProfiler } from './kernel-profiler.js';
 import { layoutEntry, reflectKernel, type BindingInfo, type KernelSource } from './kernel.js';
@@ -107,6 +108,7 @@ export class Gpu {
   readonly counters: GpuCounters = { dispatches: 0, submissions: 0, pipelines: 0 };
   private readonly pipelines = new Map<string, Kernel>();
   private readonly pipelinesInUse = new Set<Kernel>();
+  private readonly bindGroups: BindGroupCache;
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private readonly uniformChunks: GPUBuffer[] = [];
@@ -141,6 +143,7 @@ export class Gpu {
     this.profiler = profileKernels ? new KernelProfiler(device) : null;
     this.pool = new BufferPool(device, memoryLimit, () => this.submit(), () => this.textures.dropAllResidents());
     this.textures = new ScratchTextures(device, this.pool);
+    this.bindGroups = new BindGroupCache(device);
     this.unreadBinding = this.pool.acquire(16, 'unread binding');
     this.write(this.unreadBinding, new Float32Array(4).fill(NaN));
     this.unwrittenBinding = this.pool.acquire(16, 'unwritten binding');
@@ -227,8 +230,8 @@ export class Gpu {
     if (x > maxWorkgroups || y > maxWorkgroups || z > maxWorkgroups) {
       throw new Error(`kernel ${kernel.name}: dispatch (${x}, ${y}, ${z}) exceeds ${maxWorkgroups} workgroups per dimension`);
     }
-    const entries = this.bindEntries(kernel, bindings);
-    const bindGroup = this.device.createBindGroup({ layout: kernel.layout, entries, label: kernel.name });
+    const { entries, uniformOffsets } = this.bindEntries(kernel, bindings);
+    const bindGroup = this.bindGroups.get(kernel.layout, entries, kernel.name);
     if (this.profiler) {
       this.endPass();
       if (this.profiler.full) this.submit();
@@ -236,7 +239,7 @@ export class Gpu {
     }
     const pass = this.computePass();
     pass.setPipeline(kernel.pipeline);
-    pass.setBindGroup(0, bindGroup);
+    pass.setBindGroup(0, bindGroup, uniformOffsets);
     pass.dispatchWorkgroups(x, y, z);
     if (this.profiler) this.endPass();
     this.counters.dispatches++;
@@ -410,7 +413,8 @@ export class Gpu {
     return this.device.createBuffer({ size: capacity, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'readback' });
   }
 
-  private bindEntries(kernel: Kernel, bindings: Record<string, BindingValue>): GPUBindGroupEntry[] {
+  /** The bind group's entries (uniform buffers at offset 0) and the uniforms' dynamic offsets, in binding-number order. */
+  private bindEntries(kernel: Kernel, bindings: Record<string, BindingValue>): { entries: GPUBindGroupEntry[]; uniformOffsets: number[] } {
     const expected = new Set(kernel.bindings.map((b) => b.name));
     for (const name of Object.keys(bindings)) {
       if (!expected.has(name)) {
@@ -420,12 +424,15 @@ export class Gpu {
     const writable = new Map<number, string>();
     const writableTextures = new Map<GPUTexture, string>();
     const entries: GPUBindGroupEntry[] = [];
+    const uniforms: [binding: number, offset: number][] = [];
     for (const binding of kernel.bindings) {
       const value = bindings[binding.name];
       if (value === undefined) throw new Error(`kernel ${kernel.name}: binding '${binding.name}' not given`);
       if (binding.kind === 'uniform') {
         if (isPooledBuffer(value) || isScratchTexture(value)) throw new Error(`kernel ${kernel.name}: '${binding.name}' is a uniform struct, got ${isPooledBuffer(value) ? 'a buffer' : 'a texture'} '${value.label}'`);
-        entries.push(this.uniformEntry(kernel, binding, value));
+        const { entry, offset } = this.uniformEntry(kernel, binding, value);
+        entries.push(entry);
+        uniforms.push([binding.binding, offset]);
         continue;
       }
       if (binding.kind === 'read-only-texture' || binding.kind === 'write-only-texture') {
@@ -448,10 +455,11 @@ export class Gpu {
         throw new Error(`kernel ${kernel.name}: '${value.label}' bound both to '${binding.name}' and to writable '${writableTextures.get(value.texture)}'`);
       }
     }
-    return entries;
+    return { entries, uniformOffsets: uniforms.sort((a, b) => a[0] - b[0]).map(([, offset]) => offset) };
   }
 
-  private uniformEntry(kernel: Kernel, binding: BindingInfo, values: UniformValues): GPUBindGroupEntry {
+  /** Packs a uniform struct's values; the entry binds its chunk at offset 0, `offset` is the dynamic offset. */
+  private uniformEntry(kernel: Kernel, binding: BindingInfo, values: UniformValues): { entry: GPUBindGroupEntry; offset: number } {
     const fields = binding.uniformFields ?? [];
     const size = binding.uniformSize ?? 16;
     const names = new Set(fields.map((f) => f.name));
@@ -482,7 +490,7 @@ export class Gpu {
       }
     }
     this.uniformCursor = Math.ceil((offset + size) / UNIFORM_ALIGNMENT) * UNIFORM_ALIGNMENT;
-    return { binding: binding.binding, resource: { buffer: this.uniformChunks[chunkIndex], offset: chunkOffset, size } };
+    return { entry: { binding: binding.binding, resource: { buffer: this.uniformChunks[chunkIndex], size } }, offset: chunkOffset };
   }
 
   private ensureUniformCapacity(bytes: number): void {

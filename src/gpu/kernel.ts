@@ -92,5 +92,6 @@ export function layoutEntry(binding: BindingInfo): GPUBindGroupLayoutEntry {
     const access = binding.kind === 'read-only-texture' ? 'read-only' : 'write-only';
     return { ...entry, storageTexture: { access, format: TEXTURE_FORMAT, viewDimension: '2d' } };
   }
-  return { ...entry, buffer: { type: binding.kind } };
+  // Uniforms take a dynamic offset, so that a bind group outlives the values it was made with.
+  return { ...entry, buffer: { type: binding.kind, hasDynamicOffset: binding.kind === 'uniform' } };
 }

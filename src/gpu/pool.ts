@@ -50,6 +50,9 @@ export function sizeClass(bytes: number): number {
  */
 export class BufferPool {
   private readonly free = new Map<number, GPUBuffer[]>();
+  /** Every buffer's place in creation order, by which each free list is kept sorted. */
+  private readonly serials = new WeakMap<GPUBuffer, number>();
+  private nextSerial = 0;
   private pending: PooledBuffer[] = [];
   private readonly live = new Map<number, PooledBuffer>();
   /** Bytes held outside the pool's buffers (scratch textures), by label. */
@@ -87,6 +90,7 @@ export class BufferPool {
         usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
         label,
       });
+      this.serials.set(buffer, this.nextSerial++);
       this.stats.bytesHeld += capacity;
       this.stats.allocations++;
     }
@@ -135,10 +139,21 @@ export class BufferPool {
     this.stats.bytesInUse -= byteLength;
   }
 
-  /** The recorded work that may have used the pending buffers has been submitted. */
+  /**
+   * The recorded work that may have used the pending buffers has been submitted. Free lists are
+   * kept in creation order, not release order, so that work repeated from the same free buffers
+   * (a training step after the last) gets the same buffers in the same roles, and its bind groups
+   * are found again (see BindGroupCache).
+   */
   onSubmit(): void {
-    for (const lent of this.pending) this.pushFree(lent.capacity, lent.buffer);
+    const grown = new Set<number>();
+    for (const lent of this.pending) {
+      this.pushFree(lent.capacity, lent.buffer);
+      grown.add(lent.capacity);
+    }
     this.pending = [];
+    const serial = (buffer: GPUBuffer) => this.serials.get(buffer) ?? 0;
+    for (const capacity of grown) this.free.get(capacity)?.sort((a, b) => serial(b) - serial(a));
   }
 
   /** Destroys every free buffer (pending ones stay until their submission). */

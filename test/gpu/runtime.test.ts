@@ -11,6 +11,7 @@ import { scope, Tensor } from '../../src/autograd/tensor.js';
 import { adapterPreferenceFromEnv } from '../../src/node/gpu.js';
 import type { Gpu } from '../../src/gpu/device.js';
 import { MemoryLimitError, sizeClass } from '../../src/gpu/pool.js';
+import { fillFromScalar } from '../../src/kernels/elementwise.js';
 import { TEXTURE_WIDTH, type ScratchTexture } from '../../src/gpu/textures.js';
 import { testGpu } from '../support/engine.js';
 import { randomArray } from '../support/random.js';
@@ -62,6 +63,38 @@ test('a released buffer is reused only after the submission that used it', () =>
   assert.is(third.buffer, buffer, 'not reused after submission');
   gpu.release(second);
   gpu.release(third);
+});
+
+test('free buffers are lent lowest creation first, whatever order they came back in', () => {
+  gpu.submit();
+  const lend = () => [gpu.allocate(3000, 'a'), gpu.allocate(3000, 'b'), gpu.allocate(3000, 'c')];
+  let lent = lend();
+  const created = lent.map((l) => l.buffer);
+  for (const order of [[2, 0, 1], [1, 2, 0]]) {
+    for (const i of order) gpu.release(lent[i]);
+    gpu.submit();
+    lent = lend();
+    assert.equal(lent.map((l) => created.indexOf(l.buffer)), [0, 1, 2], `released in order ${order}`);
+  }
+  for (const l of lent) gpu.release(l);
+});
+
+test('a dispatch repeated on the same buffers in one submission takes its own uniform values', async () => {
+  const scalar = gpu.upload(new Float32Array([1.5]), 'scalar');
+  const out = gpu.allocate(64 * 4, 'out');
+  const copies = [2, 3, -1].map((alpha) => {
+    fillFromScalar(gpu, scalar, out, 64, alpha);
+    const copy = gpu.allocate(64 * 4, 'copy');
+    gpu.copy(out, copy, 64 * 4);
+    return { alpha, copy };
+  });
+  for (const { alpha, copy } of copies) {
+    const values = new Float32Array(await gpu.read(copy));
+    assert.ok(values.every((v) => v === 1.5 * alpha), `alpha ${alpha}: ${values[0]}`);
+    gpu.release(copy);
+  }
+  gpu.release(scalar);
+  gpu.release(out);
 });
 
 test('peak bytes are tracked', () => {

@@ -213,7 +213,14 @@ test('linear with a constant kernel keeps one copy of it across uses, and a new 
       kernel.release();
       gpu.submit();
       const second = randomArray(k * n, 33);
-      const next = Tensor.fromArray(second, kernelShape);
+      // The pool lends free buffers oldest first: take buffers until it lends that one.
+      const held: Tensor[] = [];
+      let next = Tensor.fromArray(second, kernelShape);
+      while (next.buffer.buffer !== storage && held.length < 64) {
+        held.push(next);
+        next = Tensor.fromArray(second, kernelShape);
+      }
+      for (const t of held) t.release();
       next.constant = true;
       assert.is(next.buffer.buffer, storage, 'the pool lends the same GPU buffer again');
       const tx = Tensor.fromArray(xs[0], [m, k]);
