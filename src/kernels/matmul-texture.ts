@@ -341,16 +341,15 @@ export function textureMatmul(gpu: Gpu, a: PooledBuffer, b: PooledBuffer, out: P
     sources.set(key, wgsl);
   }
   const kernel = gpu.kernel({ name: 'matmul-texture', wgsl });
+  // With GELU the biased product goes to the pre-activation buffer, and GELU of it to `out`.
+  const activate = epilogue.activation === 'gelu';
   const params = {
     m, n, k, a_row: layout.aRow, b_row: layout.bRow,
     a_texels: layout.aTexels / batch, b_texels: layout.bTexels / batch,
-    stride_c: m * n, row_blocks: Math.ceil(m / tileRows), has_bias: epilogue.bias ? 1 : 0, tile_rows: tileRows,
+    stride_c: m * n, row_blocks: Math.ceil(m / tileRows), has_bias: epilogue.bias ? 1 : 0, tile_rows: tileRows, gelu: activate ? 1 : 0,
   };
-  // With GELU the biased product goes to the pre-activation buffer, and GELU of it to `out`.
-  const activate = epilogue.activation === 'gelu';
   const bindings = {
-    ta, tb, out: activate ? epilogue.preActivation! : out, act: activate ? out : gpu.unwrittenBinding, bias: epilogue.bias ?? gpu.unreadBinding,
-    params: { ...params, gelu: activate ? 1 : 0 },
+    ta, tb, out: activate ? epilogue.preActivation! : out, act: activate ? out : gpu.unwrittenBinding, bias: epilogue.bias ?? gpu.unreadBinding, params,
   };
   gpu.dispatch(kernel, bindings, dispatchSize(shape, s));
 }
