@@ -1,6 +1,6 @@
 import type { Gpu } from '../gpu/device.js';
 import type { PooledBuffer } from '../gpu/pool.js';
-import { elementForms, FLAT_INDEX, grid1d, LANES, rowLayout, type ElementType } from './common.js';
+import { elementForms, LANES, rowLayout, type ElementType } from './common.js';
 import { sumAll } from './reduce.js';
 
 /**
@@ -78,6 +78,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
 
 const INDEX_TYPE: Record<ElementType, string> = { f32: 'i32', vec4f: 'vec4i' };
 
+// One workgroup per row like the forward: a flat grid (a lane per element) took twice as long on
+// lavapipe, for its per-lane division by the row length and its 64 times as many workgroups.
 const BACKWARD = elementForms('softmaxCrossEntropyBackward', (element) => /* wgsl */ `
 struct Params { rows: u32, vocab: u32, inv_count: f32 }
 @group(0) @binding(0) var<storage, read> logits: array<${element}>;
@@ -88,15 +90,18 @@ struct Params { rows: u32, vocab: u32, inv_count: f32 }
 @group(0) @binding(5) var<uniform> params: Params;
 
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = ${FLAT_INDEX};
-  if (i >= params.rows * params.vocab) { return; }
-  let row = i / params.vocab;
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let row = wid.x + wid.y * nwg.x;
+  if (row >= params.rows) { return; }
   let cls = targets[row];
-  let column = i32((i - row * params.vocab) * ${LANES[element]}u)${element === 'vec4f' ? ' + vec4i(0, 1, 2, 3)' : ''};
-  let onehot = select(${element}(0.0), ${element}(1.0), column == ${INDEX_TYPE[element]}(cls));
   let g = dloss[0] * params.inv_count;
-  dlogits[i] = select(${element}(0.0), g * (exp(logits[i] - lse[row]) - onehot), cls >= 0);
+  let row_lse = lse[row];
+  let base = row * params.vocab;
+  for (var c = lid; c < params.vocab; c += 64u) {
+    let column = i32(c * ${LANES[element]}u)${element === 'vec4f' ? ' + vec4i(0, 1, 2, 3)' : ''};
+    let onehot = select(${element}(0.0), ${element}(1.0), column == ${INDEX_TYPE[element]}(cls));
+    dlogits[base + c] = select(${element}(0.0), g * (exp(logits[base + c] - row_lse) - onehot), cls >= 0);
+  }
 }`);
 
 /** The largest row count whose [rows, vocab] float32 logits fit one storage binding. */
@@ -135,9 +140,5 @@ export function softmaxCrossEntropyBackward(
 ): void {
   checkBinding(gpu, rows, vocab);
   const { element, width } = rowLayout(vocab);
-  gpu.dispatch(
-    gpu.kernel(BACKWARD[element]),
-    { logits, targets, lse, dloss, dlogits, params: { rows, vocab: width, inv_count: invCount } },
-    grid1d(rows * width),
-  );
+  gpu.dispatch(gpu.kernel(BACKWARD[element]), { logits, targets, lse, dloss, dlogits, params: { rows, vocab: width, inv_count: invCount } }, rowGrid(rows));
 }
