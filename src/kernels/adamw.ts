@@ -1,6 +1,6 @@
 import type { Gpu } from '../gpu/device.js';
 import type { PooledBuffer } from '../gpu/pool.js';
-import { dispatchPerElement, elementForms, FLAT_INDEX, type ElementType } from './common.js';
+import { dispatchPerElement, ELEMENT_BUILTINS, elementForms, elementLoop, type ElementType } from './common.js';
 
 /**
  * One AdamW step on one parameter, fused: moments, bias correction, the Adam update and the
@@ -29,11 +29,7 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> v: array<${element}>;
 @group(0) @binding(4) var<uniform> params: Params;
 
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let j = ${FLAT_INDEX};
-  if (j >= params.n) { return; }
-  let i = params.first + j;
+fn update(i: u32) {
   let g = grad[i];
   let m_t = params.beta1 * m[i] + params.one_minus_beta1 * g;
   let v_t = params.beta2 * v[i] + params.one_minus_beta2 * g * g;
@@ -43,6 +39,11 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   let v_hat = v_t * params.inv_correction2;
   let p = param[i];
   param[i] = p - params.lr * (m_hat / (sqrt(v_hat) + params.epsilon) + params.weight_decay * p);
+}
+
+@compute @workgroup_size(64)
+fn main(${ELEMENT_BUILTINS}) {
+  ${elementLoop('params.n', 'update(params.first + j);')}
 }`;
 }
 
