@@ -13,8 +13,10 @@ import { measureColdStart, type ColdStartResult } from './cold-start.js';
 import { benchFmaCeiling } from './fma.js';
 import { benchGenerate, generateReport } from './generate.js';
 import { benchMatmul, MATMUL_SHAPES } from './matmul.js';
+import { benchPairedTrain, type PairedResult } from './paired.js';
 import { browserEncodeSection } from './browser.js';
 import { BASE, benchEncode, benchStep, SEED, SMALL, type EncodeResult, type StepResult } from './step.js';
+import { median } from './stats.js';
 import { benchEncodePath, benchTrain, encodeFlops, TRAIN_128, TRAIN_32, type EncodePathResult, type TrainResult } from './train.js';
 import { matmulVariant, runnableMatmulVariants, type MatmulVariant } from '../src/kernels/matmul.js';
 import { attentionVariant } from '../src/kernels/attention.js';
@@ -50,6 +52,9 @@ const TRAINS = quick ? [{ config: SMALL, shape: TRAIN_32, steps: 4 }] : [
   { config: SEED, shape: TRAIN_32, steps: 8 },
   { config: SEED, shape: TRAIN_128, steps: 4 },
 ];
+// The 16 x 32 targets again, `train` and PyTorch in turn (bench/paired.ts): their ratios for the targets.
+const PAIRED = quick ? [] : [{ config: SEED, shape: TRAIN_32, steps: 8 }, { config: SMALL, shape: TRAIN_32, steps: 12 }];
+const PAIRED_ROUNDS = 3;
 const ENCODE_PATH = quick ? [{ config: SMALL, texts: 64, tokens: 32, samples: 3 }] : [{ config: SEED, texts: 64, tokens: 32, samples: 3 }];
 const request: TorchRequest = { matmul: MATMUL_SHAPES, steps: STEPS, encode: ENCODE };
 
@@ -155,6 +160,27 @@ for (const t of TRAINS) {
   say(`| ${r.config} | ${r.rows} x ${r.maxlen} | ${fmt(r.tokensPerRow)} | ${r.steps} | ${fmt(r.meanMs)} | ${fmt(r.firstMs)} | ${fmt(r.meanAfterFirstMs)} | ${bench ? fmt(bench) : '-'} | ${theirs ? fmt(theirs) : 'skipped'} | ${theirs ? fmt(theirs / r.meanMs, 2) : 'skipped'} | ${r.pipelines} |`);
 }
 
+const pairedResults: PairedResult[] = [];
+if (PAIRED.length > 0 && torch) {
+  say();
+  say(`## \`train\` and PyTorch in turn (${PAIRED_ROUNDS} rounds; the targets' ratios)`);
+  say();
+  say('Each round runs `train` as above (a new random model), then PyTorch\'s step in a new process, a minute apart: the ratio of each round compares the same hour of this machine.');
+  say();
+  say('| config | rows x maxlen | round | ours mean ms / step | pytorch ms / step | speed ratio (pytorch / ours) |');
+  say('|---|---|---:|---:|---:|---:|');
+  for (const p of PAIRED) {
+    const r = await benchPairedTrain(p.config, p.shape, p.steps, PAIRED_ROUNDS);
+    if ('skipped' in r) {
+      say(`| ${p.config.name} | ${p.shape.batchSize} x ${p.shape.maxlen} | - | - | skipped: ${r.skipped} | - |`);
+      continue;
+    }
+    pairedResults.push(r);
+    r.rounds.forEach((round, i) => say(`| ${r.config} | ${r.rows} x ${r.maxlen} | ${i + 1} | ${fmt(round.oursMs)} | ${fmt(round.torchMs)} | ${fmt(round.torchMs / round.oursMs, 2)} |`));
+    say(`| ${r.config} | ${r.rows} x ${r.maxlen} | median | ${fmt(median(r.rounds.map((x) => x.oursMs)))} | ${fmt(median(r.rounds.map((x) => x.torchMs)))} | ${fmt(r.medianSpeedRatio, 2)} |`);
+  }
+}
+
 say();
 say('## encoding through `encode` (encodeTexts: tokenization, batches, pooled vectors read back) and the FMA ceiling');
 say();
@@ -209,6 +235,13 @@ if (!quick) {
   say('|---|---:|---:|---:|---|');
   if (torch) say(`| PyTorch with OpenBLAS's own kernels (no OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE) | ${torch.openblasCore} | | | ${yes(!/ set\)/.test(torch.openblasCore))} |`);
   const trainTarget = (config: string, maxlen: number, wanted: number) => {
+    const paired = pairedResults.find((t) => t.config === config && t.maxlen === maxlen);
+    if (paired) {
+      const ours = median(paired.rounds.map((r) => r.oursMs));
+      const theirs = median(paired.rounds.map((r) => r.torchMs));
+      say(`| \`train\` ${config} 16 x ${maxlen}, mean s / step >= ${wanted}x PyTorch's speed (median of ${paired.rounds.length} rounds in turn) | ${fmt(ours / 1000, 2)} s | ${fmt(theirs / 1000, 2)} s | ${fmt(paired.medianSpeedRatio, 2)} | ${yes(paired.medianSpeedRatio >= wanted)} |`);
+      return;
+    }
     const r = trainResults.find((t) => t.config === config && t.maxlen === maxlen);
     const theirs = torchStep(config, maxlen);
     if (!r) return;
