@@ -22,6 +22,9 @@ export interface PairedResult {
   rows: number;
   maxlen: number;
   rounds: PairedRound[];
+  /** Medians over the rounds of each side's ms per step. */
+  medianOursMs: number;
+  medianTorchMs: number;
   /** Median over the rounds of PyTorch's ms over ours: our speed relative to PyTorch's. */
   medianSpeedRatio: number;
 }
@@ -39,6 +42,7 @@ export async function benchPairedTrain(
   }
   return {
     config: spec.name, rows: shape.batchSize, maxlen: shape.maxlen, rounds: measured,
+    medianOursMs: median(measured.map((r) => r.oursMs)), medianTorchMs: median(measured.map((r) => r.torchMs)),
     medianSpeedRatio: median(measured.map((r) => r.torchMs / r.oursMs)),
   };
 }
