@@ -9,13 +9,18 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { initEngine } from '../../src/autograd/engine.js';
 import { attentionVariant } from '../../src/kernels/attention.js';
-import { matmulVariant } from '../../src/kernels/matmul.js';
+import { matmul } from '../../src/autograd/ops/matmul.js';
+import { Tensor } from '../../src/autograd/tensor.js';
+import { matmulVariant, setMatmulVariant, tiledDepth } from '../../src/kernels/matmul.js';
 import { nodeGpu } from '../../src/node/gpu.js';
 import { loadModel } from '../../src/node/load-model.js';
 import { SimBert } from '../../src/model/bert.js';
 import { uploadWeights } from '../../src/model/parameters.js';
 import { Tokenizer } from '../../src/model/tokenizer.js';
 import { encodeTexts } from '../../src/train/encode.js';
+import { assertClose } from '../support/compare.js';
+import { randomArray } from '../support/random.js';
+import * as ref from '../support/reference.js';
 import { errorLines, runCli, writeTinyModel } from '../support/tiny-model.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'simbert-compat-'));
@@ -27,7 +32,7 @@ test('a compatibility-like device without subgroups encodes as the full device d
     restrict: {
       subgroups: false,
       compatibility: true,
-      limits: { maxComputeInvocationsPerWorkgroup: 256, maxStorageBuffersPerShaderStage: 10, maxStorageTexturesPerShaderStage: 4, maxStorageBufferBindingSize: 128 * 1024 ** 2 },
+      limits: { maxComputeInvocationsPerWorkgroup: 256, maxStorageBuffersPerShaderStage: 10, maxStorageTexturesPerShaderStage: 4, maxStorageBufferBindingSize: 128 * 1024 ** 2, maxComputeWorkgroupStorageSize: 16384 },
     },
   });
   assert.is(gpu.capabilities.subgroupSize, 0);
@@ -50,6 +55,29 @@ test('a compatibility-like device without subgroups encodes as the full device d
     const worst = Math.max(...reference.map((value, i) => Math.abs(value - (vectors[row * hidden + i] as number))));
     assert.ok(worst <= 1e-4 * scale, `${TEXTS[row]}: ${worst} vs scale ${scale}`);
   });
+});
+
+test('with 16 KiB of workgroup memory the tiled matmul stages 16-deep slices and matches the CPU', async () => {
+  const { activeGpu } = await import('../../src/autograd/engine.js');
+  assert.is(tiledDepth(activeGpu().device.limits.maxComputeWorkgroupStorageSize), 16);
+  // K = 37: two whole slices and a tail; M and N not multiples of the 64 x 64 tile.
+  const [m, k, n] = [70, 37, 67];
+  const a = randomArray(m * k, 1);
+  const b = randomArray(k * n, 2);
+  for (const [transA, transB] of [[false, false], [true, false], [false, true]]) {
+    const ta = Tensor.fromArray(a, transA ? [k, m] : [m, k]);
+    const tb = Tensor.fromArray(b, transB ? [n, k] : [k, n]);
+    setMatmulVariant('tiled');
+    try {
+      const out = matmul(ta, tb, { transA, transB });
+      assertClose(await out.toArray(), ref.matmul(a, b, { batch: 1, m, k, n, transA, transB }), `tiled transA=${transA} transB=${transB}`, { rtol: 1e-5, atol: 1e-4 });
+      out.release();
+    } finally {
+      setMatmulVariant(null);
+    }
+    ta.release();
+    tb.release();
+  }
 });
 
 test('a kernel beyond the device limits fails with a message naming the limit', async () => {

@@ -53,7 +53,8 @@ test('the per-adapter default is a version this adapter runs', () => {
 });
 
 // (batch, M, K, N): 1x1, tiny, not multiples of any tile (subgroup tiles are 16 x 16, 128 rows a
-// workgroup; tiled 64 x 64 by 16), K past one and several k blocks with a tail, and batched.
+// workgroup; tiled 64 x 64 by 32, by 16 in gpu/compat-profile.test.ts), K past one and several k
+// blocks with a tail, and batched.
 // The texture version copies operands whose stored rows are whole texels (4 floats) and reads them
 // as stored (A stored [K, M] too when M is a multiple of 4; node/lavapipe-width.test.ts runs these
 // at 8 lanes, the shuffle kernel), packs the rest; its k blocks
