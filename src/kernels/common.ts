@@ -13,6 +13,16 @@ export function grid1d(n: number): [number, number] {
   return [Math.ceil(groups / y), y];
 }
 
+/** Workgroups for one workgroup per row, spread over y when x would overflow (WGSL: ROW_INDEX). */
+export function rowGrid(rows: number): [number, number] {
+  if (rows <= 65535) return [rows, 1];
+  const y = Math.ceil(rows / 65535);
+  return [Math.ceil(rows / y), y];
+}
+
+/** WGSL: the row of a rowGrid dispatch (needs `wid` and `nwg` builtins); rows past the last can occur. */
+export const ROW_INDEX = 'wid.x + wid.y * nwg.x';
+
 /** WGSL: the flat invocation index of a grid1d dispatch (needs `gid` and `nwg` builtins). */
 export const FLAT_INDEX = `gid.x + gid.y * nwg.x * ${WORKGROUP_SIZE}u`;
 

@@ -1,6 +1,6 @@
 import type { Gpu } from '../gpu/device.js';
 import type { PooledBuffer } from '../gpu/pool.js';
-import { FLAT_INDEX, grid1d } from './common.js';
+import { FLAT_INDEX, grid1d, ROW_INDEX, rowGrid } from './common.js';
 
 /**
  * Choosing the next token of each decoding row from its logits, on the GPU, so that only the
@@ -31,13 +31,6 @@ import { FLAT_INDEX, grid1d } from './common.js';
  */
 
 const WORKGROUP = 64;
-const ROWS_PER_DIMENSION = 65535;
-
-function rowGrid(rows: number): [number, number] {
-  if (rows <= ROWS_PER_DIMENSION) return [rows, 1];
-  const y = Math.ceil(rows / ROWS_PER_DIMENSION);
-  return [Math.ceil(rows / y), y];
-}
 
 /** Entries of each lane's list of its largest z in the one-pass top-k (LIST_WGSL). */
 const LIST = 8;
@@ -344,7 +337,7 @@ fn choose_from_list(u: f32) -> u32 {
 
 @compute @workgroup_size(${WORKGROUP})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) local: u32) {
-  let row = wid.x + wid.y * nwg.x;
+  let row = ${ROW_INDEX};
   if (row >= params.rows) { return; }
   setup(row, local);
   let u = f32(pcg(pcg(pcg(params.step) + streams[row]) + params.seed) >> 8u) / 16777216.0;
@@ -455,7 +448,7 @@ var<workgroup> lane_tied: array<u32, ${WORKGROUP}>;
 
 @compute @workgroup_size(${WORKGROUP})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) local: u32) {
-  let row = wid.x + wid.y * nwg.x;
+  let row = ${ROW_INDEX};
   if (row >= params.rows) { return; }
   setup(row, local);
   if (params.width <= LIST) {

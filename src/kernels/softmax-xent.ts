@@ -1,6 +1,6 @@
 import type { Gpu } from '../gpu/device.js';
 import type { PooledBuffer } from '../gpu/pool.js';
-import { elementForms, LANES, rowLayout, type ElementType } from './common.js';
+import { elementForms, LANES, ROW_INDEX, rowGrid, rowLayout, type ElementType } from './common.js';
 import { sumAll } from './reduce.js';
 
 /**
@@ -8,15 +8,6 @@ import { sumAll } from './reduce.js';
  * forward keeps one logsumexp per row, the backward writes (softmax - onehot) * g / count
  * straight into dlogits. Targets are i32, -1 for an ignored row.
  */
-
-const ROWS_PER_DIMENSION = 65535;
-
-/** Workgroups for one workgroup per row. */
-function rowGrid(rows: number): [number, number] {
-  if (rows <= ROWS_PER_DIMENSION) return [rows, 1];
-  const y = Math.ceil(rows / ROWS_PER_DIMENSION);
-  return [Math.ceil(rows / y), y];
-}
 
 /**
  * Both kernels are generated for an element type: when vocab % 4 == 0 the logits (and dlogits)
@@ -47,7 +38,7 @@ var<workgroup> part_sum: array<f32, 64>;
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let row = wid.x + wid.y * nwg.x;
+  let row = ${ROW_INDEX};
   if (row >= params.rows) { return; }
   let base = row * params.vocab;
   var m = -3.0e38;
@@ -91,7 +82,7 @@ struct Params { rows: u32, vocab: u32, inv_count: f32 }
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let row = wid.x + wid.y * nwg.x;
+  let row = ${ROW_INDEX};
   if (row >= params.rows) { return; }
   let cls = targets[row];
   let g = dloss[0] * params.inv_count;
