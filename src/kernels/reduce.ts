@@ -1,6 +1,7 @@
 import type { Gpu } from '../gpu/device.js';
 import type { PooledBuffer } from '../gpu/pool.js';
-import { elementForms, FLAT_INDEX, grid1d, rowLayout, WORKGROUP_SIZE, type ElementType } from './common.js';
+import { rowLayout, type ElementType } from './common.js';
+import { columnSumsGrid, columnSumsWgsl, reductionForms, reductionShape, type ReductionShape } from './reduction-shape.js';
 
 const SUM_ALL = /* wgsl */ `
 struct Params { n: u32, alpha: f32 }
@@ -28,29 +29,22 @@ export function sumAll(gpu: Gpu, x: PooledBuffer, out: PooledBuffer, n: number, 
   gpu.dispatch(gpu.kernel({ name: 'sumAll', wgsl: SUM_ALL }), { x, out, params: { n, alpha } }, [1]);
 }
 
-/** Column sums over elements of type `element`: with vec4f each invocation sums four adjacent columns. */
-function sumRowsWgsl(element: ElementType): string {
+/** Column sums over elements of type `element`: with vec4f each column is four adjacent f32 columns. */
+function sumRowsWgsl(element: ElementType, shape: ReductionShape): string {
   return /* wgsl */ `
 struct Params { rows: u32, cols: u32, accumulate: u32 }
 @group(0) @binding(0) var<storage, read> x: array<${element}>;
 @group(0) @binding(1) var<storage, read_write> out: array<${element}>;
 @group(0) @binding(2) var<uniform> params: Params;
-
-@compute @workgroup_size(${WORKGROUP_SIZE})
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let c = ${FLAT_INDEX};
-  if (c >= params.cols) { return; }
-  var total = ${element}(0.0);
-  for (var r = 0u; r < params.rows; r++) { total += x[r * params.cols + c]; }
-  if (params.accumulate != 0u) { total += out[c]; }
-  out[c] = total;
-}`;
+${columnSumsWgsl(element, shape, [{ name: 'total', term: 'x[i]' }], `if (params.accumulate != 0u) { total += out[c]; }
+  out[c] = total;`)}`;
 }
 
-const SUM_ROWS = elementForms('sumRows', sumRowsWgsl);
+const SUM_ROWS = reductionForms('sumRows', sumRowsWgsl);
 
 /** out[c] (+)= sum over r of x[r, c]: the gradient of a broadcast bias. */
 export function sumRows(gpu: Gpu, x: PooledBuffer, out: PooledBuffer, rows: number, cols: number, accumulate = false): void {
   const { element, width } = rowLayout(cols);
-  gpu.dispatch(gpu.kernel(SUM_ROWS[element]), { x, out, params: { rows, cols: width, accumulate: accumulate ? 1 : 0 } }, grid1d(width));
+  const shape = reductionShape(gpu);
+  gpu.dispatch(gpu.kernel(SUM_ROWS[shape][element]), { x, out, params: { rows, cols: width, accumulate: accumulate ? 1 : 0 } }, columnSumsGrid(shape, width));
 }

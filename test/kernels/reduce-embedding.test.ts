@@ -7,6 +7,7 @@ import { backward } from '../../src/autograd/tape.js';
 import { Tensor } from '../../src/autograd/tensor.js';
 import { embeddingScatterAdd, groupIds } from '../../src/kernels/embedding.js';
 import { sumRows } from '../../src/kernels/reduce.js';
+import { setReductionShape } from '../../src/kernels/reduction-shape.js';
 import { assertClose } from '../support/compare.js';
 import { checkGradients, reportWorst } from '../support/check-op.js';
 import { testGpu } from '../support/engine.js';
@@ -36,21 +37,31 @@ test('sum and mean gradients', async () => {
   }
 });
 
-// Column counts divisible by 4 take the kernel summing four columns per invocation.
-for (const [rows, cols] of [[1, 1], [5, 3], [7, 8], [300, 64], [3, 13], [4, 6]]) {
-  test(`column sums of ${rows}x${cols}, set and accumulated, match float64`, async () => {
+// Column counts divisible by 4 take the kernel summing four columns per invocation. For the
+// 'workgroup' shape (16 columns by 16 row lanes): rows fewer than and past its lanes, 70 f32 and
+// 18 vec4 columns (a part-empty last workgroup).
+for (const [rows, cols] of [[1, 1], [5, 3], [7, 8], [300, 64], [3, 13], [4, 6], [33, 70], [17, 72]]) {
+  test(`column sums of ${rows}x${cols}, set and accumulated, match float64 (both reduction shapes)`, async () => {
     const gpu = activeGpu();
     const x = randomArray(rows * cols, rows + cols);
     const initial = randomArray(cols, 7);
     const columnSums = Array.from({ length: cols }, (_, c) => x.reduce((s, v, i) => (i % cols === c ? s + v : s), 0));
     const tx = Tensor.fromArray(x, [rows, cols]);
-    const out = Tensor.fromArray(initial, [cols]);
     const tolerance = { rtol: 1e-5, atol: 1e-6 * Math.sqrt(rows) };
-    sumRows(gpu, tx.buffer, out.buffer, rows, cols, true);
-    assertClose(await out.toArray(), columnSums.map((s, c) => s + initial[c]), 'accumulated', tolerance);
-    sumRows(gpu, tx.buffer, out.buffer, rows, cols);
-    assertClose(await out.toArray(), columnSums, 'set', tolerance);
-    for (const t of [tx, out]) t.release();
+    for (const shape of ['invocation', 'workgroup'] as const) {
+      const out = Tensor.fromArray(initial, [cols]);
+      setReductionShape(shape);
+      try {
+        sumRows(gpu, tx.buffer, out.buffer, rows, cols, true);
+        assertClose(await out.toArray(), columnSums.map((s, c) => s + initial[c]), `accumulated (${shape})`, tolerance);
+        sumRows(gpu, tx.buffer, out.buffer, rows, cols);
+        assertClose(await out.toArray(), columnSums, `set (${shape})`, tolerance);
+      } finally {
+        setReductionShape(null);
+      }
+      out.release();
+    }
+    tx.release();
   });
 }
 
