@@ -106,7 +106,12 @@ export class Gpu {
   /** Scratch storage textures, counted against the pool's cap. */
   readonly textures: ScratchTextures;
   readonly counters: GpuCounters = { dispatches: 0, submissions: 0, pipelines: 0 };
-  private readonly pipelines = new Map<string, Kernel>();
+  /**
+   * Compiled kernels by WGSL, then by entry point and constants. Keyed on the WGSL string itself:
+   * the kernels pass the same string objects call after call, whose hash V8 computes once, where a
+   * key built around the source (a new string each call) cost a hash of kilobytes per dispatch.
+   */
+  private readonly pipelines = new Map<string, Map<string, Kernel>>();
   private readonly pipelinesInUse = new Set<Kernel>();
   private readonly bindGroups: BindGroupCache;
   private encoder: GPUCommandEncoder | null = null;
@@ -196,8 +201,9 @@ export class Gpu {
 
   /** Compiles (once) and returns the pipeline for a WGSL entry point and its constants. */
   kernel(source: KernelSource): Kernel {
-    const key = `${source.entryPoint ?? ''}\u0000${JSON.stringify(source.constants ?? {})}\u0000${source.wgsl}`;
-    const cached = this.pipelines.get(key);
+    const variant = `${source.entryPoint ?? ''}\u0000${JSON.stringify(source.constants ?? {})}`;
+    let variants = this.pipelines.get(source.wgsl);
+    const cached = variants?.get(variant);
     if (cached) return cached;
     const reflected = reflectKernel(source);
     this.checkFits(source.name, reflected.bindings, reflected.workgroupSize);
@@ -212,7 +218,8 @@ export class Gpu {
       compute: { module, entryPoint: reflected.entryPoint, constants: source.constants },
     });
     const kernel: Kernel = { name: source.name, pipeline, layout, bindings: reflected.bindings, workgroupSize: reflected.workgroupSize };
-    this.pipelines.set(key, kernel);
+    if (!variants) this.pipelines.set(source.wgsl, (variants = new Map()));
+    variants.set(variant, kernel);
     this.counters.pipelines++;
     this.compileAhead?.add(source, reflected.bindings);
     return kernel;

@@ -248,8 +248,15 @@ test('dispatches and submissions are counted', async () => {
 });
 
 test('pipelines are compiled once per WGSL and constants', () => {
-  const source = { name: 'same', wgsl: '@group(0) @binding(0) var<storage, read_write> x: array<f32>;\n@compute @workgroup_size(1) fn main() { x[0] = 1.0; }' };
-  assert.is(gpu.kernel(source), gpu.kernel({ ...source }));
+  const wgsl = '@group(0) @binding(0) var<storage, read_write> x: array<f32>;\noverride value: f32 = 1.0;\n@compute @workgroup_size(1) fn main() { x[0] = value; }';
+  const source = { name: 'same', wgsl };
+  // The same text built anew, as a kernel generating its WGSL per call would pass it.
+  const rebuilt = ['@group(0) @binding(0) var<storage, read_write> x: array<f32>;', 'override value: f32 = 1.0;', '@compute @workgroup_size(1) fn main() { x[0] = value; }'].join('\n');
+  assert.is(gpu.kernel(source), gpu.kernel({ ...source, wgsl: rebuilt }));
+  assert.is(gpu.kernel(source), gpu.kernel({ ...source, constants: {} }));
+  const two = gpu.kernel({ ...source, constants: { value: 2 } });
+  assert.is.not(two, gpu.kernel(source));
+  assert.is(two, gpu.kernel({ ...source, constants: { value: 2 } }));
 });
 
 test('a forced software adapter is found by a fresh process', () => {
