@@ -231,9 +231,8 @@ const TILE_ROW = TILE + 1;
 
 /**
  * The k depth of the staged tiles: 32 where both fit the device's workgroup memory (16.6 KB, just
- * over WebGPU's default 16 KiB), else 16. On an H200 single products ran at about the same speed
- * at either depth, but the seed step took 18.7-19.0 ms at 32 against 37-45 ms at 16 (two rounds
- * each, alternating; not understood).
+ * over WebGPU's default 16 KiB), else 16 (half the barriers at 32; on an H200 single products ran
+ * at about the same speed at either depth).
  */
 export function tiledDepth(maxWorkgroupStorageBytes: number): number {
   return 2 * 32 * TILE_ROW * 4 <= maxWorkgroupStorageBytes ? 32 : 16;
