@@ -17,6 +17,7 @@ import type { BertConfig } from '../src/model/config.js';
 import { randomWeightArrays, uploadWeights } from '../src/model/parameters.js';
 import { medianEncodeMs } from './encode-timing.js';
 import { median } from './stats.js';
+import { warmGpu } from './warm-gpu.js';
 
 export const SEED_VOCAB = 13584;
 
@@ -137,6 +138,7 @@ export async function benchStep(spec: ModelConfigSpec, rows: number, tokens: num
   step(1);
   await gpu.sync();
   const pipelines = gpu.pipelinesUsed();
+  await warmGpu();
   gpu.pool.resetPeaks();
   const times: number[] = [];
   const cpu: number[] = [];

@@ -19,6 +19,7 @@ import type { Vocab } from '../src/model/vocab.js';
 import { activeGpu } from '../src/autograd/engine.js';
 import { bertConfig, type ModelConfigSpec } from './step.js';
 import { median } from './stats.js';
+import { warmGpu } from './warm-gpu.js';
 
 const SPECIAL = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'];
 const FIRST_CJK = 0x4e00;
@@ -80,6 +81,7 @@ export async function benchTrain(spec: ModelConfigSpec, shape: TrainShape, steps
   const groups = benchGroups(vocab, shape.batchSize * steps, shape.chars, 11);
   const records: StepRecord[] = [];
   const pipelines = gpu.counters.pipelines;
+  await warmGpu();
   const started = performance.now();
   await train({
     model, tokenizer: new Tokenizer(vocab), loaded: { config, vocab, weights, optimizer: null, description: 'bench' },
@@ -136,6 +138,7 @@ export async function benchEncodePath(spec: ModelConfigSpec, texts: number, toke
   const inputs = benchGroups(vocab, texts, [tokens - 2, tokens - 2], 5).map((group) => group[0]);
   const options = { maxlen: tokens, batchSize: texts };
   await encodeTexts(model, tokenizer, inputs, options);
+  await warmGpu();
   const times: number[] = [];
   for (let i = 0; i < samples; i++) {
     const started = performance.now();

@@ -15,6 +15,7 @@ import { runTorchBaseline, type TorchRequest } from '../baseline.js';
 import { benchMatmul, MATMUL_SHAPES } from '../matmul.js';
 import { benchStep, SEED } from '../step.js';
 import { benchEncodePath, benchTrain, encodeFlops, TRAIN_128, TRAIN_32 } from '../train.js';
+import { setWarmGpuMs } from '../warm-gpu.js';
 
 const fmt = (value: number | undefined, digits = 1) => (value !== undefined && Number.isFinite(value) ? value.toFixed(digits) : '-');
 const lines: string[] = [];
@@ -24,6 +25,7 @@ const say = (line = '') => {
 };
 
 const gpu = await initNodeEngine();
+setWarmGpuMs(1500);
 const STEPS = [{ config: SEED, rows: 16, tokens: 32, samples: 10 }, { config: SEED, rows: 16, tokens: 128, samples: 10 }];
 const ENCODE = [{ config: SEED, rows: 64, tokens: 32, samples: 10 }];
 const request: TorchRequest = { device: 'cuda', matmul: MATMUL_SHAPES, steps: STEPS, encode: ENCODE };
@@ -43,12 +45,12 @@ for (const r of await benchMatmul([matmulVariant(gpu)])) {
   say(`| ${r.m} x ${r.k} x ${r.n} | ${r.transA ? 'transA' : r.transB ? 'transB' : 'plain'} | ${fmt(r.gflops)} | ${fmt(theirs)} | ${theirs ? fmt(r.gflops / theirs, 2) : '-'} |`);
 }
 say();
-say('| seed step | ms (median) | pytorch ms | speed ratio (pytorch / ours) | dispatches | distinct pipelines |');
-say('|---|---:|---:|---:|---:|---:|');
+say('| seed step | ms (median) | pytorch ms | speed ratio (pytorch / ours) | main-thread CPU ms | dispatches | distinct pipelines |');
+say('|---|---:|---:|---:|---:|---:|---:|');
 for (const s of STEPS) {
   const r = await benchStep(s.config, s.rows, s.tokens, s.samples);
   const theirs = torch?.steps.find((b) => b.rows === s.rows && b.tokens === s.tokens)?.medianMs;
-  say(`| ${s.rows} x ${s.tokens} | ${fmt(r.medianMs)} | ${fmt(theirs)} | ${theirs ? fmt(theirs / r.medianMs, 2) : '-'} | ${r.dispatches} | ${r.pipelines} |`);
+  say(`| ${s.rows} x ${s.tokens} | ${fmt(r.medianMs)} | ${fmt(theirs)} | ${theirs ? fmt(theirs / r.medianMs, 2) : '-'} | ${fmt(r.cpuMsPerStep, 0)} | ${r.dispatches} | ${r.pipelines} |`);
 }
 say();
 say('| `train` seed | mean ms / step | after the first | pytorch ms / step | speed ratio (pytorch / ours, mean) |');
