@@ -3,7 +3,7 @@
  * engine, each beside the same measurement from PyTorch on the CPU in the same run, and
  * bench/RESULTS.md written from the figures. SIMBERT_BENCH_QUICK=1 runs fewer cases (no file).
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { initNodeEngine } from '../src/node/gpu.js';
@@ -266,6 +266,12 @@ if (!quick) {
 
 say();
 say(`Total bench time: ${fmt((performance.now() - started) / 1000, 0)} s; load average (1 min) at the end: ${fmt(loadavg()[0], 2)}.`);
+// The GPU bench runs only on a lent machine; its last results travel with every rewrite.
+const gpuResults = fileURLToPath(new URL('../../bench/gpu/RESULTS.md', import.meta.url));
+if (existsSync(gpuResults)) {
+  say();
+  say(readFileSync(gpuResults, 'utf8').trim().replace(/^# /, '## '));
+}
 if (!quick) {
   const path = fileURLToPath(new URL('../../bench/RESULTS.md', import.meta.url));
   writeFileSync(path, `${lines.join('\n')}\n`);

@@ -24,12 +24,16 @@ for package in wgsl_reflect benchmark lodash platform; do cp -r "node_modules/$p
 cp node_modules/webgpu/package.json node_modules/webgpu/index.js .gpubench/node_modules/webgpu/
 cp -r node_modules/webgpu/dist/linux-x64 .gpubench/node_modules/webgpu/dist/
 
-# The Vulkan loader, as the device README says (only libvulkan1 is needed: no rendering).
-if ! ls .gl/libvulkan1_*.deb >/dev/null 2>&1; then
+# The loaders, as the device README lists them: the Vulkan loader, and glvnd's libraries, which
+# NVIDIA's Vulkan driver (libGLX_nvidia.so.0) needs to load ("Found no drivers" without them).
+LOADERS="libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2"
+missing=""
+for package in $LOADERS; do ls ".gl/${package}_"*.deb >/dev/null 2>&1 || missing="$missing $package"; done
+if [ -n "$missing" ]; then
   mkdir -p .gl /tmp/amd64/partial
   o='-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64'
   # shellcheck disable=SC2086
-  apt-get $o update -qq && (cd .gl && apt-get $o download libvulkan1)
+  apt-get $o update -qq && (cd .gl && apt-get $o download $missing)
 fi
 
 tracked=$(git ls-files -z | xargs -0 stat -c %s 2>/dev/null | awk '{ s += $1 } END { print s + 0 }')

@@ -31,7 +31,7 @@ export type { Activation, MatmulEpilogue, MatmulShape } from './matmul-epilogue.
  *   4 'tiled'     (default on hardware adapters) the classic workgroup-memory tiled kernel: 64 x 64
  *                 output tile, 32-deep k slices staged in workgroup memory (16 where the device's
  *                 workgroup memory is 16 KiB), 4 x 4 per invocation. On an H200 (Dawn on Vulkan):
- *                 8.7 / 8.7 / 8.7 TFLOP/s, PyTorch's cuBLAS 20.6 in float32.
+ *                 9.6 / 9.4 / 9.5 TFLOP/s, PyTorch's cuBLAS 23.0 in float32 (bench/gpu/RESULTS.md).
  *                 On lavapipe workgroup memory costs as much as a global load (~9 GFLOP/s).
  * setMatmulVariant (in Node also SIMBERT_MATMUL=register|subgroup|texture|tiled) overrides the per-adapter choice.
  */
