@@ -19,6 +19,7 @@ import { uploadWeights } from '../../src/model/parameters.js';
 import { Tokenizer } from '../../src/model/tokenizer.js';
 import { encodeTexts } from '../../src/train/encode.js';
 import { assertClose } from '../support/compare.js';
+import { forEachForced } from '../support/forced.js';
 import { randomArray } from '../support/random.js';
 import * as ref from '../support/reference.js';
 import { errorLines, runCli, writeTinyModel } from '../support/tiny-model.js';
@@ -67,14 +68,11 @@ test('with 16 KiB of workgroup memory the tiled matmul stages 16-deep slices and
   for (const [transA, transB] of [[false, false], [true, false], [false, true]]) {
     const ta = Tensor.fromArray(a, transA ? [k, m] : [m, k]);
     const tb = Tensor.fromArray(b, transB ? [n, k] : [k, n]);
-    setMatmulVariant('tiled');
-    try {
+    await forEachForced(['tiled'] as const, setMatmulVariant, async () => {
       const out = matmul(ta, tb, { transA, transB });
       assertClose(await out.toArray(), ref.matmul(a, b, { batch: 1, m, k, n, transA, transB }), `tiled transA=${transA} transB=${transB}`, { rtol: 1e-5, atol: 1e-4 });
       out.release();
-    } finally {
-      setMatmulVariant(null);
-    }
+    });
     ta.release();
     tb.release();
   }

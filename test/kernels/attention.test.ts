@@ -6,6 +6,7 @@ import { attentionVariant, setAttentionVariant, type AttentionVariant } from '..
 import { assertClose, maxRelativeError } from '../support/compare.js';
 import { checkGradients, checkGradientsAgainstReference, reportWorst } from '../support/check-op.js';
 import { testGpu } from '../support/engine.js';
+import { forEachForced } from '../support/forced.js';
 import { randomArray } from '../support/random.js';
 import * as ref from '../support/reference.js';
 
@@ -28,16 +29,7 @@ test.before(async () => {
   });
 });
 
-async function forEachVariant(body: (variant: AttentionVariant) => Promise<void>): Promise<void> {
-  for (const variant of variants) {
-    setAttentionVariant(variant);
-    try {
-      await body(variant);
-    } finally {
-      setAttentionVariant(null);
-    }
-  }
-}
+const forEachVariant = (body: (variant: AttentionVariant) => Promise<void>) => forEachForced(variants, setAttentionVariant, body);
 
 /**
  * A mask from per-row layouts [first text, second text]: `[CLS] a [SEP]` in segment 0, `b [SEP]`

@@ -6,6 +6,7 @@ import { setCachedAttentionVariant, type CachedAttentionVariant } from '../../sr
 import { fixedSubgroupSize } from '../../src/kernels/common.js';
 import { assertClose } from '../support/compare.js';
 import { testGpu } from '../support/engine.js';
+import { forEachForced } from '../support/forced.js';
 import { randomArray } from '../support/random.js';
 
 /** float64 attention of one query row over the listed key rows of (k, v) pairs. */
@@ -87,16 +88,11 @@ for (const [heads, headDim, sources, perInput, genLen, interleaved] of CASES) {
     };
     const qt = Tensor.fromArray(q, [rowCount, hidden]);
     const expected = reference(q, keys, heads, hidden);
-    for (const variant of variants) {
-      setCachedAttentionVariant(variant);
-      try {
-        const out = cachedAttention(qt, cache, rows, heads, genLen);
-        assertClose(await out.toArray(), expected, `cachedAttention (${variant})`, { rtol: 1e-5, atol: 1e-5 });
-        out.release();
-      } finally {
-        setCachedAttentionVariant(null);
-      }
-    }
+    await forEachForced(variants, setCachedAttentionVariant, async (variant) => {
+      const out = cachedAttention(qt, cache, rows, heads, genLen);
+      assertClose(await out.toArray(), expected, `cachedAttention (${variant})`, { rtol: 1e-5, atol: 1e-5 });
+      out.release();
+    });
     for (const t of [qt, ...Object.values(cache)]) t.release();
   });
 }

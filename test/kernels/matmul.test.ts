@@ -6,6 +6,7 @@ import { MATMUL_VARIANTS, matmulVariant, runnableMatmulVariants, setMatmulVarian
 import { Tensor } from '../../src/autograd/tensor.js';
 import { assertClose } from '../support/compare.js';
 import { checkGradients, checkGradientsAgainstReference, reportWorst } from '../support/check-op.js';
+import { forEachForced } from '../support/forced.js';
 import { testGpu } from '../support/engine.js';
 import { randomArray } from '../support/random.js';
 import * as ref from '../support/reference.js';
@@ -35,16 +36,7 @@ test('forcing a version this adapter cannot run fails with the reason; the runna
 });
 
 /** Runs `body` once per kernel version, forcing it, and restores the per-adapter choice. */
-async function forEachVariant(body: (variant: MatmulVariant) => Promise<void>): Promise<void> {
-  for (const variant of variants) {
-    setMatmulVariant(variant);
-    try {
-      await body(variant);
-    } finally {
-      setMatmulVariant(null);
-    }
-  }
-}
+const forEachVariant = (body: (variant: MatmulVariant) => Promise<void>) => forEachForced(variants, setMatmulVariant, body);
 
 test('the per-adapter default is a version this adapter runs', () => {
   const gpu = activeGpu();

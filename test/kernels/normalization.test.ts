@@ -5,6 +5,7 @@ import { setReductionShape, type ReductionShape } from '../../src/kernels/reduct
 import { assertClose } from '../support/compare.js';
 import { checkGradients, checkGradientsAgainstReference, reportWorst } from '../support/check-op.js';
 import { testGpu } from '../support/engine.js';
+import { forEachForced } from '../support/forced.js';
 import { randomArray } from '../support/random.js';
 import * as ref from '../support/reference.js';
 
@@ -15,16 +16,7 @@ test.before(async () => {
 const SHAPES: ReductionShape[] = ['invocation', 'workgroup'];
 
 /** Runs `body` once per reduction shape, forcing it, and restores the per-adapter choice. */
-async function forEachShape(body: (shape: ReductionShape) => Promise<void>): Promise<void> {
-  for (const shape of SHAPES) {
-    setReductionShape(shape);
-    try {
-      await body(shape);
-    } finally {
-      setReductionShape(null);
-    }
-  }
-}
+const forEachShape = (body: (shape: ReductionShape) => Promise<void>) => forEachForced(SHAPES, setReductionShape, body);
 
 // LayerNorm reads rows of cols % 4 == 0 as vec4s, other rows as f32s: shapes of both kinds, with
 // more than one workgroup of rows (129, 67) and of parameter columns (65 f32s, 66 vec4s); rows of
@@ -85,14 +77,11 @@ test('layerNorm over more rows than one grid dimension holds (the workgroup shap
   const gamma = randomArray(2, 2);
   const beta = randomArray(2, 3);
   const [tx, tg, tb] = [Tensor.fromArray(x, [rows, 2]), Tensor.fromArray(gamma, [2]), Tensor.fromArray(beta, [2])];
-  setReductionShape('workgroup');
-  try {
+  await forEachForced(['workgroup'] as const, setReductionShape, async () => {
     const out = layerNorm(tx, tg, tb, 1e-3);
     assertClose(await out.toArray(), ref.layerNorm(x, gamma, beta, rows, 2, 1e-3), 'layerNorm', { rtol: 1e-5, atol: 1e-5 });
     out.release();
-  } finally {
-    setReductionShape(null);
-  }
+  });
   for (const t of [tx, tg, tb]) t.release();
 });
 

@@ -11,6 +11,7 @@ import { setReductionShape } from '../../src/kernels/reduction-shape.js';
 import { assertClose } from '../support/compare.js';
 import { checkGradients, reportWorst } from '../support/check-op.js';
 import { testGpu } from '../support/engine.js';
+import { forEachForced } from '../support/forced.js';
 import { randomArray, randomInts } from '../support/random.js';
 import * as ref from '../support/reference.js';
 
@@ -48,19 +49,14 @@ for (const [rows, cols] of [[1, 1], [5, 3], [7, 8], [300, 64], [3, 13], [4, 6], 
     const columnSums = Array.from({ length: cols }, (_, c) => x.reduce((s, v, i) => (i % cols === c ? s + v : s), 0));
     const tx = Tensor.fromArray(x, [rows, cols]);
     const tolerance = { rtol: 1e-5, atol: 1e-6 * Math.sqrt(rows) };
-    for (const shape of ['invocation', 'workgroup'] as const) {
+    await forEachForced(['invocation', 'workgroup'] as const, setReductionShape, async (shape) => {
       const out = Tensor.fromArray(initial, [cols]);
-      setReductionShape(shape);
-      try {
-        sumRows(gpu, tx.buffer, out.buffer, rows, cols, true);
-        assertClose(await out.toArray(), columnSums.map((s, c) => s + initial[c]), `accumulated (${shape})`, tolerance);
-        sumRows(gpu, tx.buffer, out.buffer, rows, cols);
-        assertClose(await out.toArray(), columnSums, `set (${shape})`, tolerance);
-      } finally {
-        setReductionShape(null);
-      }
+      sumRows(gpu, tx.buffer, out.buffer, rows, cols, true);
+      assertClose(await out.toArray(), columnSums.map((s, c) => s + initial[c]), `accumulated (${shape})`, tolerance);
+      sumRows(gpu, tx.buffer, out.buffer, rows, cols);
+      assertClose(await out.toArray(), columnSums, `set (${shape})`, tolerance);
       out.release();
-    }
+    });
     tx.release();
   });
 }
