@@ -5,19 +5,16 @@ import type { PooledBuffer } from '../gpu/pool.js';
 
 export const WORKGROUP_SIZE = 64;
 
-/** Workgroups for a 1-D problem of `n` invocations, spread over y when x would overflow. */
-export function grid1d(n: number): [number, number] {
-  const groups = Math.ceil(n / WORKGROUP_SIZE);
-  if (groups <= 65535) return [groups, 1];
-  const y = Math.ceil(groups / 65535);
-  return [Math.ceil(groups / y), y];
-}
-
 /** Workgroups for one workgroup per row, spread over y when x would overflow (WGSL: ROW_INDEX). */
 export function rowGrid(rows: number): [number, number] {
   if (rows <= 65535) return [rows, 1];
   const y = Math.ceil(rows / 65535);
   return [Math.ceil(rows / y), y];
+}
+
+/** Workgroups for a 1-D problem of `n` invocations, spread over y when x would overflow. */
+export function grid1d(n: number): [number, number] {
+  return rowGrid(Math.ceil(n / WORKGROUP_SIZE));
 }
 
 /** WGSL: the row of a rowGrid dispatch (needs `wid` and `nwg` builtins); rows past the last can occur. */
